@@ -1,0 +1,44 @@
+# The two commands of the README: `make demo` and `make test`.
+# Both create .venv when it is missing and install the project with CPU-only
+# torch pins (GPU users: see README, "Installing with your own torch").
+
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+DEMO    ?= demo
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install test test-fast demo clean-demo
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml tools/torchvision_cpu_compat.py | $(PY)
+	$(PY) -m pip install -e ".[cpu,dev]"
+	$(PY) tools/install_torchvision_cpu_compat.py
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+demo: install
+	$(BIN)/ns-panoptic demo-data $(DEMO)/scene
+	$(BIN)/ns-panoptic validate $(DEMO)/scene
+	$(BIN)/ns-train panoptic-lifting-lite --data $(DEMO)/scene --output-dir $(DEMO)/outputs \
+		--experiment-name scene --timestamp demo --viewer.quit-on-train-completion True
+	$(BIN)/ns-eval --load-config $(DEMO)/outputs/scene/panoptic-lifting-lite/demo/config.yml \
+		--output-path $(DEMO)/eval.json
+	$(BIN)/ns-render interpolate --load-config $(DEMO)/outputs/scene/panoptic-lifting-lite/demo/config.yml \
+		--rendered-output-names rgb panoptic --interpolation-steps 4 --frame-rate 8 \
+		--output-path $(DEMO)/panoptic.mp4
+	@echo "Demo done: $(DEMO)/eval.json, $(DEMO)/panoptic.mp4"
+
+clean-demo:
+	rm -rf $(DEMO)

@@ -1,0 +1,26 @@
+"""``ns-panoptic``: the project's own commands, beside nerfstudio's ``ns-train`` / ``ns-eval`` / ``ns-render``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Union
+
+import tyro
+from typing_extensions import Annotated
+
+from panoptic_nerfstudio.cli.demo_data_command import DemoData
+from panoptic_nerfstudio.cli.validate_command import Validate
+
+Commands = Union[
+    Annotated[DemoData, tyro.conf.subcommand(name="demo-data")],
+    Annotated[Validate, tyro.conf.subcommand(name="validate")],
+]
+
+
+def entrypoint() -> None:
+    command = tyro.cli(Commands)
+    sys.exit(command.main())
+
+
+if __name__ == "__main__":
+    entrypoint()

@@ -1,0 +1,60 @@
+"""A nerfstudio InputDataset whose frames carry decoded panoptic layers.
+
+The ray store (images + masks of the whole split) is built on first use, not at
+construction, because nerfstudio also builds datasets in ``inference`` mode
+(``ns-render``, the viewer) where nothing is read from disk.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
+from nerfstudio.data.datasets.base_dataset import InputDataset
+from rich.progress import Progress
+
+from panoptic_nerfstudio.data.frame_decoding import DecodedFrame, decode_frame
+from panoptic_nerfstudio.data.panoptic_dataparser import PANOPTIC_METADATA_KEY, PanopticSplit
+from panoptic_nerfstudio.data.panoptic_format import ClassTable
+from panoptic_nerfstudio.data.ray_store import RayStore, build_ray_store
+
+
+class PanopticDataset(InputDataset):
+    def __init__(self, dataparser_outputs: DataparserOutputs, scale_factor: float = 1.0):
+        super().__init__(dataparser_outputs, scale_factor)
+        split = self.metadata.get(PANOPTIC_METADATA_KEY)
+        if not isinstance(split, PanopticSplit):
+            raise ValueError("PanopticDataset needs dataparser outputs from the panoptic-data dataparser")
+        self.panoptic: PanopticSplit = split
+        self._store: Optional[RayStore] = None
+
+    @property
+    def classes(self) -> ClassTable:
+        return self.panoptic.classes
+
+    @property
+    def store(self) -> RayStore:
+        if self._store is None:
+            self._store = self._build_store()
+        return self._store
+
+    def _build_store(self) -> RayStore:
+        images: List[np.ndarray] = []
+        frames: List[DecodedFrame] = []
+        with Progress(transient=True) as progress:
+            task = progress.add_task("Decoding images and panoptic masks", total=len(self))
+            for index, layers in enumerate(self.panoptic.layers):
+                image = self.get_numpy_image(index)
+                height, width = image.shape[:2]
+                frames.append(decode_frame(layers.panoptic, self.classes, (width, height), layers.confidence))
+                images.append(image)
+                progress.advance(task)
+        self.panoptic.max_things_per_frame = max(frame.num_things for frame in frames)
+        return build_ray_store(images, frames)
+
+    def get_metadata(self, data: Dict) -> Dict[str, torch.Tensor]:
+        """Full-image targets for evaluation images, from the store (no re-decoding)."""
+        return self.store.frame_layers(int(data["image_idx"]))

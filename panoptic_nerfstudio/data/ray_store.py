@@ -1,0 +1,132 @@
+"""All training pixels of a split, decoded once and kept compact in memory.
+
+Frames may differ in size, so pixels of all frames are concatenated into flat
+arrays with per-frame offsets. Per pixel we keep RGB (uint8 x 3), the segment row
+local to the frame (int16), the confidence (float16) and the pixel's place in a
+per-frame "pixels sorted by segment" list (int32): 11 bytes. Per segment we keep
+its class, its thing index in the frame, its area and where its pixels start in
+that list, which lets the sampler draw many rays from one 2D segment at O(1) per
+ray. 300 frames at 640x480 need about 1 GB in all, 0.75 GB of it for the masks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Sequence
+
+import numpy as np
+import torch
+
+from panoptic_nerfstudio.data.frame_decoding import IGNORE, DecodedFrame
+
+
+@dataclass
+class RayStore:
+    rgb: torch.Tensor
+    """[P, 3] uint8, all pixels of all frames, row-major per frame."""
+    confidence: torch.Tensor
+    """[P] float16."""
+    pixel_segment: torch.Tensor
+    """[P] int16 segment row of each pixel local to its frame (add ``frame_segment_offset``)."""
+    sorted_pixels: torch.Tensor
+    """[P] int32 pixel index local to its frame, frames in order, each frame's pixels grouped by segment."""
+    frame_pixel_offset: torch.Tensor
+    """[N+1] int64 start of each frame in the per-pixel arrays."""
+    widths: torch.Tensor
+    """[N] int64."""
+    heights: torch.Tensor
+    """[N] int64."""
+    frame_segment_offset: torch.Tensor
+    """[N+1] int64 first segment row of each frame; row 0 of a frame is its void pixels."""
+    segment_class: torch.Tensor
+    """[S] int64 dense class index, IGNORE for void."""
+    segment_instance: torch.Tensor
+    """[S] int64 thing index local to the frame, IGNORE for stuff and void."""
+    segment_area: torch.Tensor
+    """[S] int64 number of pixels (0 for listed but absent segments is impossible: rows come from pixels)."""
+    segment_start: torch.Tensor
+    """[S] int64 offset of the segment's first pixel in ``sorted_pixels`` (global)."""
+    segment_id: torch.Tensor
+    """[S] int64 id of the segment as written in its file (for messages and export)."""
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.widths.numel())
+
+    @property
+    def num_pixels(self) -> int:
+        return int(self.rgb.shape[0])
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.__dict__.values() if isinstance(t, torch.Tensor))
+
+    def gather(self, frame: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Per-ray training targets for pixels (frame, y, x)."""
+        flat = self.frame_pixel_offset[frame] + y * self.widths[frame] + x
+        segment = self.frame_segment_offset[frame] + self.pixel_segment[flat].long()
+        return {
+            "image": self.rgb[flat].float() / 255.0,
+            "semantics": self.segment_class[segment],
+            "instance": self.segment_instance[segment],
+            "confidence": self.confidence[flat].float(),
+            "segment": segment,
+        }
+
+    def frame_layers(self, frame: int) -> Dict[str, torch.Tensor]:
+        """Full-image targets of one frame, shaped [H, W, 1] like nerfstudio's image layers."""
+        h, w = int(self.heights[frame]), int(self.widths[frame])
+        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        idx = torch.full_like(ys, frame)
+        out = self.gather(idx.reshape(-1), ys.reshape(-1), xs.reshape(-1))
+        out.pop("image")
+        return {k: v.reshape(h, w, 1) for k, v in out.items()}
+
+
+def build_ray_store(images: Sequence[np.ndarray], frames: Sequence[DecodedFrame]) -> RayStore:
+    """Pack decoded frames and their uint8 RGB images (H, W, 3) into one RayStore."""
+    assert len(images) == len(frames) and len(frames) > 0
+    heights = [f.segment_index.shape[0] for f in frames]
+    widths = [f.segment_index.shape[1] for f in frames]
+    pixel_offset = np.concatenate([[0], np.cumsum([h * w for h, w in zip(heights, widths)])]).astype(np.int64)
+    segment_offset = np.concatenate([[0], np.cumsum([len(f.segment_ids) for f in frames])]).astype(np.int64)
+
+    total = int(pixel_offset[-1])
+    rgb = np.empty((total, 3), dtype=np.uint8)
+    confidence = np.empty(total, dtype=np.float16)
+    pixel_segment = np.empty(total, dtype=np.int16)
+    sorted_pixels = np.empty(total, dtype=np.int32)
+    starts: List[np.ndarray] = []
+    areas: List[np.ndarray] = []
+    for n, (image, frame) in enumerate(zip(images, frames)):
+        lo, hi = pixel_offset[n], pixel_offset[n + 1]
+        local = frame.segment_index.reshape(-1).astype(np.int64)
+        rgb[lo:hi] = image[..., :3].reshape(-1, 3)
+        confidence[lo:hi] = frame.confidence.reshape(-1)
+        pixel_segment[lo:hi] = frame.segment_index.reshape(-1)
+        order = np.argsort(local, kind="stable")
+        sorted_pixels[lo:hi] = order
+        area = np.bincount(local, minlength=len(frame.segment_ids))
+        areas.append(area)
+        starts.append(lo + np.concatenate([[0], np.cumsum(area)[:-1]]))
+
+    def cat(parts: List[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate(parts).astype(np.int64))
+
+    return RayStore(
+        rgb=torch.from_numpy(rgb),
+        confidence=torch.from_numpy(confidence),
+        pixel_segment=torch.from_numpy(pixel_segment),
+        sorted_pixels=torch.from_numpy(sorted_pixels),
+        frame_pixel_offset=torch.from_numpy(pixel_offset),
+        widths=torch.tensor(widths, dtype=torch.int64),
+        heights=torch.tensor(heights, dtype=torch.int64),
+        frame_segment_offset=torch.from_numpy(segment_offset),
+        segment_class=cat([f.classes for f in frames]),
+        segment_instance=cat([f.instances for f in frames]),
+        segment_area=cat(areas),
+        segment_start=cat(starts),
+        segment_id=cat([f.segment_ids for f in frames]),
+    )
+
+
+__all__ = ["RayStore", "build_ray_store", "IGNORE"]

@@ -1,0 +1,98 @@
+"""Draws training rays as a few images x several 2D segments x several rays each.
+
+Panoptic Lifting needs two groupings that a uniform pixel sampler cannot give:
+the instance loss solves one assignment per image, so each image in the batch must
+contribute many rays; the segment consistency loss compares rays of one 2D
+segment, so several rays must come from the same segment.
+
+Segments are drawn from a mixture: with weight ``1 - uniform_segment_fraction``
+proportional to area (void included), which on its own makes every pixel equally
+likely, as RGB training expects; and with weight ``uniform_segment_fraction``
+uniformly over the frame's labelled segments, so small objects are seen often
+enough for the instance and consistency losses to act on them.
+Everything is vectorised: no Python loop over images, segments or rays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Tuple, Type
+
+import torch
+
+from nerfstudio.configs.base_config import InstantiateConfig
+
+from panoptic_nerfstudio.data.ray_store import RayStore
+
+
+@dataclass
+class SegmentRaySamplerConfig(InstantiateConfig):
+    _target: Type = field(default_factory=lambda: SegmentRaySampler)
+    images_per_batch: int = 4
+    """Images per batch; the instance assignment is solved per image."""
+    rays_per_segment: int = 16
+    """Rays drawn from each chosen 2D segment (the groups of the consistency loss)."""
+    uniform_segment_fraction: float = 0.5
+    """Share of segment draws uniform over segments rather than proportional to area."""
+
+
+class SegmentRaySampler:
+    def __init__(self, config: SegmentRaySamplerConfig, store: RayStore):
+        if not 0.0 <= config.uniform_segment_fraction <= 1.0:
+            raise ValueError("uniform_segment_fraction must lie in [0, 1]")
+        if config.images_per_batch < 1 or config.rays_per_segment < 1:
+            raise ValueError("images_per_batch and rays_per_segment must be positive")
+        self.config = config
+        self.store = store
+        self.segment_weights = _segment_weights(store, config.uniform_segment_fraction)
+
+    def rays_per_batch(self, requested: int) -> int:
+        """Rays actually drawn for a requested batch size (a multiple of the grouping)."""
+        images, groups = self._shape(requested)
+        return images * groups * self.config.rays_per_segment
+
+    def _shape(self, requested: int) -> Tuple[int, int]:
+        images = min(self.config.images_per_batch, self.store.num_frames)
+        groups = max(1, requested // (images * self.config.rays_per_segment))
+        return images, groups
+
+    def sample(self, num_rays: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """Ray indices [R, 3] (frame, y, x) and per-ray targets, grouped image-major, then segment."""
+        store = self.store
+        images, groups = self._shape(num_rays)
+        per_segment = self.config.rays_per_segment
+
+        frames = torch.randperm(store.num_frames)[:images]
+        local = torch.multinomial(self.segment_weights[frames], groups, replacement=True)
+        rows = store.frame_segment_offset[frames, None] + local
+        area = store.segment_area[rows]
+        offset = (torch.rand(images, groups, per_segment) * area[..., None]).long()
+        offset = torch.minimum(offset, area[..., None] - 1)
+        pixel = store.sorted_pixels[store.segment_start[rows][..., None] + offset].long()
+
+        width = store.widths[frames][:, None, None]
+        frame = frames[:, None, None].expand_as(pixel).reshape(-1)
+        y = (pixel // width).reshape(-1)
+        x = (pixel % width).reshape(-1)
+        batch = store.gather(frame, y, x)
+        indices = torch.stack([frame, y, x], dim=-1)
+        batch["indices"] = indices
+        return indices, batch
+
+
+def _segment_weights(store: RayStore, uniform_fraction: float) -> torch.Tensor:
+    """[N, max segments per frame] draw probabilities per frame (zero padded)."""
+    counts = store.frame_segment_offset[1:] - store.frame_segment_offset[:-1]
+    frames = torch.repeat_interleave(torch.arange(store.num_frames), counts)
+    column = torch.arange(len(frames)) - store.frame_segment_offset[frames]
+    area = store.segment_area.double()
+    pixels = (store.frame_pixel_offset[1:] - store.frame_pixel_offset[:-1]).double()
+    labelled = (column > 0) & (store.segment_area > 0)
+    num_labelled = torch.zeros(store.num_frames, dtype=torch.float64).index_add_(0, frames, labelled.double())
+
+    by_area = area / pixels[frames]
+    uniform = labelled.double() / num_labelled[frames].clamp(min=1)
+    fraction = torch.where(num_labelled[frames] > 0, uniform_fraction, 0.0)
+    weights = torch.zeros(store.num_frames, int(counts.max()), dtype=torch.float64)
+    weights[frames, column] = (1 - fraction) * by_area + fraction * uniform
+    return weights.float()

@@ -1,0 +1,131 @@
+"""The registered methods: ``panoptic-lifting`` (paper-sized, GPU) and ``panoptic-lifting-lite`` (CPU).
+
+Both share the model, data pipeline and loss schedule; the lite preset shrinks
+the sampling and the hash grids so that a scene trains in minutes on two CPU
+cores (``benchmarks/speed.py`` measures it against stock nerfacto).
+"""
+
+from __future__ import annotations
+
+from nerfstudio.cameras.camera_optimizers import CameraOptimizerConfig
+from nerfstudio.configs.base_config import ViewerConfig
+from nerfstudio.engine.optimizers import AdamOptimizerConfig
+from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
+from nerfstudio.engine.trainer import TrainerConfig
+from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
+from nerfstudio.plugins.types import MethodSpecification
+
+from panoptic_nerfstudio.data.panoptic_datamanager import PanopticDataManagerConfig
+from panoptic_nerfstudio.data.panoptic_dataparser import PanopticDataParserConfig
+from panoptic_nerfstudio.data.segment_ray_sampler import SegmentRaySamplerConfig
+from panoptic_nerfstudio.model.panoptic_model import PanopticLiftingModelConfig
+
+
+def _optimizers(max_steps: int, lr: float = 1e-2) -> dict:
+    def adam(lr_init: float, lr_final: float, steps: int, weight_decay: float = 0.0) -> dict:
+        return {
+            "optimizer": AdamOptimizerConfig(lr=lr_init, eps=1e-15, weight_decay=weight_decay),
+            "scheduler": ExponentialDecaySchedulerConfig(lr_final=lr_final, max_steps=steps),
+        }
+
+    return {
+        "proposal_networks": adam(lr, 1e-4, max_steps),
+        "fields": adam(lr, 1e-4, max_steps),
+        # The paper trains the segmentation heads with their own optimizer and weight decay.
+        "panoptic_heads": adam(lr, 1e-4, max_steps, weight_decay=1e-6),
+        "camera_opt": adam(1e-3, 1e-4, 5000),
+    }
+
+
+def panoptic_lifting_config() -> TrainerConfig:
+    """Paper-sized: nerfacto's defaults (tiny-cuda-nn hash grids), 4096 rays, 30k steps."""
+    return TrainerConfig(
+        method_name="panoptic-lifting",
+        steps_per_eval_batch=500,
+        steps_per_save=2000,
+        max_num_iterations=30000,
+        mixed_precision=True,
+        pipeline=VanillaPipelineConfig(
+            datamanager=PanopticDataManagerConfig(
+                dataparser=PanopticDataParserConfig(),
+                train_num_rays_per_batch=4096,
+                eval_num_rays_per_batch=4096,
+                ray_sampler=SegmentRaySamplerConfig(images_per_batch=8, rays_per_segment=16),
+            ),
+            model=PanopticLiftingModelConfig(
+                eval_num_rays_per_chunk=1 << 15,
+                average_init_density=0.01,
+                camera_optimizer=CameraOptimizerConfig(mode="SO3xR3"),
+                head_num_levels=16,
+                head_max_res=1024,
+                head_log2_hashmap_size=19,
+                instance_loss_start_step=3000,
+                consistency_loss_start_step=6000,
+            ),
+        ),
+        optimizers=_optimizers(200000),
+        viewer=ViewerConfig(num_rays_per_chunk=1 << 15),
+        vis="viewer",
+    )
+
+
+def panoptic_lifting_lite_config() -> TrainerConfig:
+    """CPU preset: one small proposal network, 24 field samples per ray, small torch hash grids."""
+    max_steps = 4000
+    return TrainerConfig(
+        method_name="panoptic-lifting-lite",
+        steps_per_eval_batch=500,
+        steps_per_eval_image=1000,
+        steps_per_eval_all_images=1_000_000,
+        steps_per_save=1000,
+        max_num_iterations=max_steps,
+        mixed_precision=False,
+        pipeline=VanillaPipelineConfig(
+            datamanager=PanopticDataManagerConfig(
+                dataparser=PanopticDataParserConfig(),
+                train_num_rays_per_batch=1024,
+                eval_num_rays_per_batch=1024,
+                ray_sampler=SegmentRaySamplerConfig(images_per_batch=4, rays_per_segment=16),
+            ),
+            model=PanopticLiftingModelConfig(
+                implementation="torch",
+                eval_num_rays_per_chunk=4096,
+                average_init_density=0.01,
+                camera_optimizer=CameraOptimizerConfig(mode="off"),
+                num_levels=8,
+                max_res=512,
+                log2_hashmap_size=15,
+                hidden_dim=32,
+                hidden_dim_color=32,
+                appearance_embed_dim=8,
+                num_proposal_iterations=1,
+                num_proposal_samples_per_ray=(48,),
+                num_nerf_samples_per_ray=24,
+                proposal_net_args_list=[
+                    {"hidden_dim": 16, "log2_hashmap_size": 14, "num_levels": 5, "max_res": 128, "use_linear": False}
+                ],
+                proposal_warmup=500,
+                proposal_weights_anneal_max_num_iters=500,
+                head_num_levels=6,
+                head_max_res=256,
+                head_log2_hashmap_size=14,
+                head_hidden_dim=32,
+                instance_loss_start_step=500,
+                consistency_loss_start_step=1000,
+            ),
+        ),
+        optimizers=_optimizers(max_steps * 5),
+        viewer=ViewerConfig(num_rays_per_chunk=4096),
+        vis="tensorboard",
+    )
+
+
+panoptic_lifting = MethodSpecification(
+    config=panoptic_lifting_config(),
+    description="Panoptic Lifting (CVPR 2023): 3D-consistent panoptic field from 2D masks (GPU-sized).",
+)
+
+panoptic_lifting_lite = MethodSpecification(
+    config=panoptic_lifting_lite_config(),
+    description="Panoptic Lifting, CPU preset: trains a small scene in minutes without a GPU.",
+)

@@ -1,0 +1,89 @@
+import numpy as np
+import torch
+
+from panoptic_nerfstudio.data.frame_decoding import IGNORE, DecodedFrame
+from panoptic_nerfstudio.data.ray_store import build_ray_store
+from panoptic_nerfstudio.data.segment_ray_sampler import SegmentRaySampler, SegmentRaySamplerConfig
+
+
+def _frame(index: np.ndarray, classes, instances, conf_scale: float) -> DecodedFrame:
+    n = len(classes)
+    return DecodedFrame(
+        segment_index=index.astype(np.int16),
+        segment_ids=np.arange(n, dtype=np.int64) * 10,
+        classes=np.array(classes, dtype=np.int16),
+        instances=np.array(instances, dtype=np.int16),
+        scores=np.ones(n, dtype=np.float32),
+        confidence=(np.indices(index.shape).sum(0) * conf_scale / index.size).astype(np.float16),
+    )
+
+
+def _store():
+    a = np.zeros((6, 8), int)
+    a[:, 4:] = 1  # stuff
+    a[1:3, 1:3] = 2  # thing 0
+    a[4, 6] = 3  # one-pixel thing 1
+    a[5, 0] = 0  # void pixel
+    b = np.ones((5, 7), int)
+    b[2:, :3] = 2
+    frames = [
+        _frame(a, [IGNORE, 0, 2, 2], [IGNORE, IGNORE, 0, 1], 1.0),
+        _frame(b, [IGNORE, 1, 3], [IGNORE, IGNORE, 0], 0.5),
+    ]
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (*f.segment_index.shape, 3), dtype=np.uint8) for f in frames]
+    return build_ray_store(images, frames), frames, images
+
+
+def test_batch_targets_match_the_decoded_frames():
+    store, frames, images = _store()
+    sampler = SegmentRaySampler(SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=4), store)
+    torch.manual_seed(0)
+    indices, batch = sampler.sample(64)
+    assert indices.shape == (64, 3) and sampler.rays_per_batch(64) == 64
+    for ray, (f, y, x) in enumerate(indices.tolist()):
+        frame = frames[f]
+        local = frame.segment_index[y, x]
+        assert batch["semantics"][ray] == frame.classes[local]
+        assert batch["instance"][ray] == frame.instances[local]
+        assert torch.allclose(batch["image"][ray], torch.from_numpy(images[f][y, x]).float() / 255)
+        assert abs(float(batch["confidence"][ray]) - float(frame.confidence[y, x])) < 1e-6
+        assert int(store.segment_id[batch["segment"][ray]]) == frame.segment_ids[local]
+
+
+def test_rays_come_in_groups_of_one_segment_and_images_are_grouped():
+    store, _, _ = _store()
+    sampler = SegmentRaySampler(SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=8), store)
+    indices, batch = sampler.sample(160)
+    groups = batch["segment"].reshape(2, -1, 8)
+    assert (groups == groups[..., :1]).all()  # each group of 8 rays shares one 2D segment
+    frames = indices[:, 0].reshape(2, -1)
+    assert (frames == frames[:, :1]).all() and frames[0, 0] != frames[1, 0]
+
+
+def test_area_sampling_is_uniform_over_pixels_and_uniform_mode_favours_small_segments():
+    store, _, _ = _store()
+    torch.manual_seed(1)
+    area_only = SegmentRaySampler(SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=4, uniform_segment_fraction=0.0), store)
+    counts = torch.zeros(store.num_pixels)
+    for _ in range(300):
+        idx, _ = area_only.sample(256)
+        flat = store.frame_pixel_offset[idx[:, 0]] + idx[:, 1] * store.widths[idx[:, 0]] + idx[:, 2]
+        counts += torch.bincount(flat, minlength=store.num_pixels)
+    per_frame = [counts[: 48], counts[48:]]
+    for c in per_frame:  # every pixel of a frame is drawn about equally often
+        assert c.min() > 0.6 * c.mean() and c.max() < 1.4 * c.mean()
+
+    mixed = SegmentRaySampler(SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=4, uniform_segment_fraction=0.5), store)
+    one_pixel_thing = int(store.frame_segment_offset[0]) + 3
+    hits = sum(int((mixed.sample(256)[1]["segment"] == one_pixel_thing).sum()) for _ in range(50))
+    hits_area = sum(int((area_only.sample(256)[1]["segment"] == one_pixel_thing).sum()) for _ in range(50))
+    assert hits > 5 * max(hits_area, 1)
+
+
+def test_store_is_compact():
+    store, _, _ = _store()
+    assert store.rgb.dtype == torch.uint8 and store.pixel_segment.dtype == torch.int16
+    assert store.confidence.dtype == torch.float16 and store.sorted_pixels.dtype == torch.int32
+    per_pixel = sum(t.element_size() * (t.shape[1] if t.dim() > 1 else 1) for t in (store.rgb, store.pixel_segment, store.confidence, store.sorted_pixels))
+    assert per_pixel == 11
