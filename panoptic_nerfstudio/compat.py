@@ -11,6 +11,8 @@
    which downloads AlexNet weights at construction time and so fails offline. Our
    model does not report LPIPS; :func:`without_lpips` lets it reuse nerfacto's
    module setup without constructing that metric.
+
+3. Videos. ``ns-render`` needs an ``ffmpeg`` executable; see :func:`use_bundled_ffmpeg`.
 """
 
 from __future__ import annotations
@@ -50,18 +52,32 @@ def without_lpips() -> Iterator[None]:
 
 
 def use_bundled_ffmpeg() -> None:
-    """Point mediapy (used by ``ns-render`` for videos) at imageio-ffmpeg's binary when no ffmpeg is installed.
+    """Make an ``ffmpeg`` executable findable when the system has none.
 
-    nerfstudio writes videos through an ``ffmpeg`` executable on PATH; the
-    imageio-ffmpeg wheel ships one, so videos work without a system package.
+    ``ns-render`` refuses to write videos unless ``shutil.which("ffmpeg")`` finds
+    one. The imageio-ffmpeg wheel (a dependency) ships a static binary under a
+    versioned name; we link it as ``ffmpeg`` in a private cache folder and put
+    that folder at the end of this process's PATH, so a system ffmpeg still wins.
     """
+    import os
     import shutil
+    from pathlib import Path
 
     if shutil.which("ffmpeg") is not None:
         return
     try:
         import imageio_ffmpeg
-        import mediapy
-    except ImportError:  # pragma: no cover - both are dependencies
+
+        binary = Path(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):  # pragma: no cover - dependency missing or binary absent
         return
-    mediapy.set_ffmpeg(imageio_ffmpeg.get_ffmpeg_exe())
+    folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "panoptic_nerfstudio" / "bin"
+    link = folder / "ffmpeg"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not link.exists() or link.resolve() != binary.resolve():
+            link.unlink(missing_ok=True)
+            link.symlink_to(binary)
+    except OSError:  # pragma: no cover - read-only home: videos then need a system ffmpeg
+        return
+    os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + str(folder)

@@ -8,7 +8,7 @@ cores (``benchmarks/speed.py`` measures it against stock nerfacto).
 from __future__ import annotations
 
 from nerfstudio.cameras.camera_optimizers import CameraOptimizerConfig
-from nerfstudio.configs.base_config import ViewerConfig
+from nerfstudio.configs.base_config import MachineConfig, ViewerConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
 from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 from nerfstudio.engine.trainer import TrainerConfig
@@ -74,6 +74,7 @@ def panoptic_lifting_lite_config() -> TrainerConfig:
     max_steps = 4000
     return TrainerConfig(
         method_name="panoptic-lifting-lite",
+        machine=MachineConfig(device_type="cpu"),
         steps_per_eval_batch=500,
         steps_per_eval_image=1000,
         steps_per_eval_all_images=1_000_000,

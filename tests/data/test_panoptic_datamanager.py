@@ -1,0 +1,71 @@
+import torch
+
+from panoptic_nerfstudio.data.panoptic_datamanager import PanopticDataManagerConfig
+from panoptic_nerfstudio.data.panoptic_dataparser import PanopticDataParserConfig
+from panoptic_nerfstudio.data.panoptic_format import read_confidence, read_panoptic
+from panoptic_nerfstudio.data.segment_ray_sampler import SegmentRaySamplerConfig
+
+
+def _datamanager(scene, **kwargs):
+    config = PanopticDataManagerConfig(
+        dataparser=PanopticDataParserConfig(data=scene),
+        train_num_rays_per_batch=256,
+        ray_sampler=SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=8),
+        **kwargs,
+    )
+    return config.setup(device="cpu", test_mode="val")
+
+
+def test_train_batch_carries_every_per_ray_target(tiny_scene_master):
+    dm = _datamanager(tiny_scene_master)
+    rays, batch = dm.next_train(0)
+    assert len(rays) == 256 == dm.get_train_rays_per_batch()
+    assert set(batch) >= {"image", "semantics", "instance", "confidence", "segment", "indices"}
+    assert torch.equal(rays.camera_indices[:, 0], batch["indices"][:, 0])
+    assert batch["image"].shape == (256, 3) and batch["image"].dtype == torch.float32
+    classes = dm.train_dataset.classes
+    thing = torch.from_numpy(classes.thing_mask)
+    sem, inst = batch["semantics"], batch["instance"]
+    assert ((sem >= -1) & (sem < len(classes))).all()
+    assert (inst[sem < 0] == -1).all()  # void rays have no instance
+    labelled = sem >= 0
+    assert torch.equal(inst[labelled] >= 0, thing[sem[labelled]])  # instances exactly on thing rays
+    assert batch["indices"][:, 0].unique().numel() == 2  # a few images x many rays
+
+
+def test_batch_agrees_with_the_files(tiny_scene_master):
+    dm = _datamanager(tiny_scene_master)
+    _, batch = dm.next_train(0)
+    layers = dm.train_dataset.panoptic.layers
+    classes = dm.train_dataset.classes
+    for ray in range(0, 256, 37):
+        f, y, x = batch["indices"][ray].tolist()
+        frame = read_panoptic(layers[f].panoptic)
+        sid = int(frame.ids[y, x])
+        assert int(dm.train_dataset.store.segment_id[batch["segment"][ray]]) == sid
+        expected = -1 if sid == 0 else classes.index_of(frame.segment_table()[sid].category_id)
+        assert int(batch["semantics"][ray]) == expected
+        conf = read_confidence(layers[f].confidence)[y, x]
+        assert abs(float(batch["confidence"][ray]) - conf) < 1e-3
+
+
+def test_eval_images_come_with_full_image_layers(tiny_scene_master):
+    dm = _datamanager(tiny_scene_master)
+    camera, batch = dm.next_eval_image(0)
+    h, w = int(camera.height), int(camera.width)
+    for key in ("semantics", "instance", "confidence", "segment"):
+        assert batch[key].shape == (h, w, 1)
+    rays, eval_batch = dm.next_eval(0)
+    assert len(rays) == dm.get_eval_rays_per_batch()
+
+
+def test_masks_are_decoded_once(tiny_scene_master, monkeypatch):
+    dm = _datamanager(tiny_scene_master)
+    import panoptic_nerfstudio.data.frame_decoding as decoding
+
+    def fail(*args, **kwargs):
+        raise AssertionError("mask re-read during training")
+
+    monkeypatch.setattr(decoding, "read_panoptic", fail)
+    for step in range(5):
+        dm.next_train(step)
