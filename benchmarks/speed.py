@@ -1,13 +1,16 @@
 """Training speed and memory on this machine, side by side in one run.
 
 Rows: stock nerfacto (torch hash grid, its default sampling), the lite backbone
-trained with RGB only (nerfacto with the lite preset's field settings), and the
+trained with RGB only (nerfacto with the lite preset's field settings and our
+faster torch hash grid, i.e. exactly the backbone of our model), and the
 full panoptic-lifting-lite model with both head feature sources. All rows train
 on the default demo scene through the same datamanager, 1024 rays per step,
-forward + backward + Adam step, after a warm-up. Peak memory is that of a real
+forward + backward + Adam step. Rounds of steps are interleaved across the rows
+and each row keeps its best round, because this machine's speed drifts by up to
+2x over minutes. Peak memory is that of a real
 ``ns-train panoptic-lifting-lite`` run on the demo scene (max RSS of the child).
 
-    python benchmarks/speed.py [--steps 40] [--memory-steps 300]
+    python benchmarks/speed.py [--steps 16] [--rounds 5] [--memory-steps 300]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 from panoptic_nerfstudio.compat import without_lpips
 from panoptic_nerfstudio.data.demo_scene import DemoSceneConfig, write_demo_scene
 from panoptic_nerfstudio.method_configs import panoptic_lifting_lite_config
+from panoptic_nerfstudio.model.fast_hash_encoding import accelerate_torch_hash_encodings
 
 RAYS = 1024
 
@@ -52,32 +56,52 @@ def lite_backbone_as_nerfacto() -> NerfactoModelConfig:
     return stock
 
 
-def measure(name: str, model_config, scene: Path, steps: int, warmup: int = 5) -> Row:
-    config = panoptic_lifting_lite_config()
-    config.pipeline.datamanager.data = scene
-    config.pipeline.datamanager.train_num_rays_per_batch = RAYS
-    pipeline_config = VanillaPipelineConfig(datamanager=config.pipeline.datamanager, model=model_config)
-    with without_lpips():
-        pipeline = pipeline_config.setup(device="cpu", test_mode="val")
-    pipeline.train()
-    if hasattr(pipeline.model, "train_step"):
-        pipeline.model.train_step = 10**9  # every loss active
-    optimizer = torch.optim.Adam(pipeline.parameters(), lr=1e-3, eps=1e-15)
-    rays = pipeline.datamanager.get_train_rays_per_batch()
+class Trainee:
+    """One model variant, set up on the scene, that can time a few training steps."""
 
-    def step(i: int) -> None:
-        _, losses, _ = pipeline.get_train_loss_dict(i)
-        optimizer.zero_grad(set_to_none=True)
+    def __init__(self, name: str, model_config, scene: Path, accelerate: bool = True):
+        config = panoptic_lifting_lite_config()
+        config.pipeline.datamanager.data = scene
+        config.pipeline.datamanager.train_num_rays_per_batch = RAYS
+        pipeline_config = VanillaPipelineConfig(datamanager=config.pipeline.datamanager, model=model_config)
+        with without_lpips():
+            self.pipeline = pipeline_config.setup(device="cpu", test_mode="val")
+        self.pipeline.train()
+        if accelerate:
+            accelerate_torch_hash_encodings(self.pipeline.model)
+        if hasattr(self.pipeline.model, "train_step"):
+            self.pipeline.model.train_step = 10**9  # every loss active
+        self.name = name
+        self.optimizer = torch.optim.Adam(self.pipeline.parameters(), lr=1e-3, eps=1e-15)
+        self.rays = self.pipeline.datamanager.get_train_rays_per_batch()
+        self.step_count = 0
+        self.best_seconds_per_step = float("inf")
+
+    def step(self) -> None:
+        _, losses, _ = self.pipeline.get_train_loss_dict(self.step_count)
+        self.optimizer.zero_grad(set_to_none=True)
         sum(losses.values()).backward()
-        optimizer.step()
+        self.optimizer.step()
+        self.step_count += 1
 
-    for i in range(warmup):
-        step(i)
-    start = time.perf_counter()
-    for i in range(steps):
-        step(warmup + i)
-    elapsed = time.perf_counter() - start
-    return Row(name, rays * steps / elapsed, 1000 * elapsed / steps)
+    def time_round(self, steps: int) -> None:
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        self.best_seconds_per_step = min(self.best_seconds_per_step, (time.perf_counter() - start) / steps)
+
+    def row(self) -> Row:
+        return Row(self.name, self.rays / self.best_seconds_per_step, 1000 * self.best_seconds_per_step)
+
+
+def measure(trainees: list, steps: int, rounds: int) -> list:
+    """Interleaved rounds, best round per variant: robust to this machine's speed swings."""
+    for trainee in trainees:
+        trainee.time_round(2)  # warm-up
+    for _ in range(rounds):
+        for trainee in trainees:
+            trainee.time_round(max(2, steps // 8) if trainee.name.startswith("nerfacto (stock") else steps)
+    return [trainee.row() for trainee in trainees]
 
 
 def peak_training_memory(scene: Path, steps: int, out: Path) -> float:
@@ -93,7 +117,8 @@ def peak_training_memory(scene: Path, steps: int, out: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=16, help="steps per timing round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--memory-steps", type=int, default=300)
     args = parser.parse_args()
     console = Console()
@@ -105,12 +130,13 @@ def main() -> None:
         lite = panoptic_lifting_lite_config().pipeline.model
         backbone = panoptic_lifting_lite_config().pipeline.model
         backbone.head_features = "backbone"
-        rows = [
-            measure("nerfacto (stock, torch grid)", stock, scene, max(4, args.steps // 8)),
-            measure("lite backbone, RGB only", lite_backbone_as_nerfacto(), scene, args.steps),
-            measure("panoptic-lifting-lite (own head grid)", lite, scene, args.steps),
-            measure("panoptic-lifting-lite (backbone features)", backbone, scene, args.steps),
+        trainees = [
+            Trainee("nerfacto (stock, torch grid)", stock, scene, accelerate=False),
+            Trainee("lite backbone, RGB only", lite_backbone_as_nerfacto(), scene),
+            Trainee("panoptic-lifting-lite (own head grid)", lite, scene),
+            Trainee("panoptic-lifting-lite (backbone features)", backbone, scene),
         ]
+        rows = measure(trainees, args.steps, args.rounds)
         memory = peak_training_memory(scene, args.memory_steps, Path(tmp) / "outputs") if args.memory_steps else None
 
     table = Table(title=f"Training speed on this machine ({torch.get_num_threads()} threads, {RAYS} rays/step)")

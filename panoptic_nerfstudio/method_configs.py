@@ -70,7 +70,7 @@ def panoptic_lifting_config() -> TrainerConfig:
 
 
 def panoptic_lifting_lite_config() -> TrainerConfig:
-    """CPU preset: one small proposal network, 24 field samples per ray, small torch hash grids."""
+    """CPU preset: one small proposal network, 32 + 16 samples per ray, small torch hash grids."""
     max_steps = 4000
     return TrainerConfig(
         method_name="panoptic-lifting-lite",
@@ -100,8 +100,8 @@ def panoptic_lifting_lite_config() -> TrainerConfig:
                 hidden_dim_color=32,
                 appearance_embed_dim=8,
                 num_proposal_iterations=1,
-                num_proposal_samples_per_ray=(48,),
-                num_nerf_samples_per_ray=24,
+                num_proposal_samples_per_ray=(32,),
+                num_nerf_samples_per_ray=16,
                 proposal_net_args_list=[
                     {"hidden_dim": 16, "log2_hashmap_size": 14, "num_levels": 5, "max_res": 128, "use_linear": False}
                 ],

@@ -27,6 +27,7 @@ from nerfstudio.viewer.viewer_elements import ViewerCheckbox, ViewerDropdown
 from panoptic_nerfstudio.compat import without_lpips
 from panoptic_nerfstudio.data.panoptic_dataparser import PANOPTIC_METADATA_KEY, PanopticSplit
 from panoptic_nerfstudio.evaluation.semantic_metrics import mean_iou
+from panoptic_nerfstudio.model.fast_hash_encoding import accelerate_torch_hash_encodings
 from panoptic_nerfstudio.model.instance_loss import instance_loss
 from panoptic_nerfstudio.model.panoptic_colors import (
     InstanceColorScheme,
@@ -101,6 +102,7 @@ class PanopticLiftingModel(NerfactoModel):
             num_layers=self.config.head_num_layers,
             implementation=self.config.implementation,
         )
+        accelerate_torch_hash_encodings(self)
         self.train_step = 0
         self._warned_unassigned = False
         self.viewer_show_stuff = ViewerCheckbox("Show stuff", True, hint="Color stuff classes in 'panoptic'")
