@@ -1,0 +1,119 @@
+"""Evaluate a trained panoptic field on a split against ground truth, next to the 2D input masks.
+
+Renders every frame of the split, applies the model's one panoptic inference
+rule, and scores predictions and the 2D masks of the same frames with the same
+metrics: PQ^scene (things / stuff), mIoU from one confusion matrix over all
+frames, and PSNR on RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+from rich.progress import Progress
+
+from panoptic_nerfstudio.data.frame_decoding import decode_frame
+from panoptic_nerfstudio.data.panoptic_dataset import PanopticDataset
+from panoptic_nerfstudio.data.panoptic_format import ClassTable
+from panoptic_nerfstudio.evaluation.panoptic_quality import (
+    VOID_CATEGORY,
+    PanopticFrameLabels,
+    PanopticQualityResult,
+    frames_with_unique_ids,
+    scene_panoptic_quality,
+)
+from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix, iou_from_confusion
+from panoptic_nerfstudio.model.panoptic_inference import infer_panoptic
+
+
+@dataclass
+class SceneEvaluation:
+    frames: int
+    lifted_pq: Optional[PanopticQualityResult]
+    input_pq: Optional[PanopticQualityResult]
+    lifted_miou: float
+    input_miou: float
+    psnr: float
+    predictions: List[PanopticFrameLabels] = field(default_factory=list, repr=False)
+
+    def metrics(self) -> Dict[str, float]:
+        out: Dict[str, float] = {"frames": self.frames, "psnr": self.psnr}
+        for prefix, pq, miou in (("lifted", self.lifted_pq, self.lifted_miou), ("input", self.input_pq, self.input_miou)):
+            if pq is not None:
+                out.update({f"{prefix}_{k}": v for k, v in pq.as_dict().items()})
+            out[f"{prefix}_miou"] = miou
+        return out
+
+
+def labels_of(path, classes: ClassTable, size, per_frame_offset: int = 0) -> PanopticFrameLabels:
+    """(category id, instance id) per pixel of a panoptic file, fitted to the image size; void = VOID_CATEGORY."""
+    decoded = decode_frame(path, classes, size)
+    category_ids = torch.tensor([c.id for c in classes.categories] + [VOID_CATEGORY])
+    dense = torch.from_numpy(decoded.classes.astype(np.int64))[torch.from_numpy(decoded.segment_index.astype(np.int64))]
+    category = category_ids[dense]  # dense == -1 (void) picks the last entry
+    thing_ids = torch.from_numpy(np.where(decoded.instances >= 0, decoded.segment_ids, 0))
+    instance = thing_ids[torch.from_numpy(decoded.segment_index.astype(np.int64))]
+    return PanopticFrameLabels(category, instance)
+
+
+@torch.no_grad()
+def evaluate_scene(
+    model, dataset: PanopticDataset, on_frame: Optional[Callable[[int, Dict[str, torch.Tensor]], None]] = None
+) -> SceneEvaluation:
+    classes = dataset.classes
+    category_ids = torch.tensor([c.id for c in classes.categories])
+    predictions: List[PanopticFrameLabels] = []
+    targets: List[PanopticFrameLabels] = []
+    inputs: List[PanopticFrameLabels] = []
+    psnrs: List[float] = []
+    lifted_confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
+    input_confusion = torch.zeros_like(lifted_confusion)
+    dense_of = {c.id: i for i, c in enumerate(classes.categories)}
+
+    def dense(labels: PanopticFrameLabels) -> torch.Tensor:
+        lut = torch.full((max(dense_of) + 2,), -1, dtype=torch.long)
+        for cid, i in dense_of.items():
+            lut[cid] = i
+        return torch.where(labels.category >= 0, lut[labels.category.clamp_min(0)], -1)
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("Rendering evaluation frames", total=len(dataset))
+        for index, layers in enumerate(dataset.panoptic.layers):
+            camera = dataset.cameras[index : index + 1].to(model.device)
+            outputs = model.get_outputs_for_camera(camera)
+            pred = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask)
+            prediction = PanopticFrameLabels(category_ids[pred.semantics.cpu()], pred.instance.cpu())
+            predictions.append(prediction)
+            image = torch.from_numpy(dataset.get_numpy_image(index)[..., :3]).float() / 255.0
+            mse = torch.mean((outputs["rgb"].cpu() - image) ** 2)
+            psnrs.append(float(-10 * torch.log10(mse)))
+            if on_frame is not None:
+                on_frame(index, {"prediction": prediction, **outputs})
+            if layers.gt_panoptic is not None:
+                size = (image.shape[1], image.shape[0])
+                target = labels_of(layers.gt_panoptic, classes, size)
+                given = labels_of(layers.panoptic, classes, size)
+                targets.append(target)
+                inputs.append(given)
+                lifted_confusion += confusion_matrix(pred.semantics.cpu(), dense(target), len(classes))
+                input_confusion += confusion_matrix(dense(given), dense(target), len(classes))
+            progress.advance(task)
+
+    has_gt = len(targets) == len(predictions)
+    return SceneEvaluation(
+        frames=len(predictions),
+        lifted_pq=scene_panoptic_quality(predictions, targets, classes) if has_gt else None,
+        input_pq=scene_panoptic_quality(frames_with_unique_ids(inputs), targets, classes) if has_gt else None,
+        lifted_miou=_miou(lifted_confusion) if has_gt else float("nan"),
+        input_miou=_miou(input_confusion) if has_gt else float("nan"),
+        psnr=float(np.mean(psnrs)),
+        predictions=predictions,
+    )
+
+
+def _miou(confusion: torch.Tensor) -> float:
+    iou = iou_from_confusion(confusion)
+    return float(torch.nanmean(iou) * 100)
