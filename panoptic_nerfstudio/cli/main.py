@@ -9,11 +9,13 @@ import tyro
 from typing_extensions import Annotated
 
 from panoptic_nerfstudio.cli.demo_data_command import DemoData
+from panoptic_nerfstudio.cli.eval_command import Eval
 from panoptic_nerfstudio.cli.validate_command import Validate
 
 Commands = Union[
     Annotated[DemoData, tyro.conf.subcommand(name="demo-data")],
     Annotated[Validate, tyro.conf.subcommand(name="validate")],
+    Annotated[Eval, tyro.conf.subcommand(name="eval")],
 ]
 
 
