@@ -33,12 +33,12 @@ demo: install
 	$(BIN)/ns-panoptic validate $(DEMO)/scene
 	$(BIN)/ns-train panoptic-lifting-lite --data $(DEMO)/scene --output-dir $(DEMO)/outputs \
 		--experiment-name scene --timestamp demo --viewer.quit-on-train-completion True
-	$(BIN)/ns-eval --load-config $(DEMO)/outputs/scene/panoptic-lifting-lite/demo/config.yml \
-		--output-path $(DEMO)/eval.json
+	$(BIN)/ns-panoptic eval --load-config $(DEMO)/outputs/scene/panoptic-lifting-lite/demo/config.yml \
+		--output-dir $(DEMO)/eval
 	$(BIN)/ns-render interpolate --load-config $(DEMO)/outputs/scene/panoptic-lifting-lite/demo/config.yml \
 		--rendered-output-names rgb panoptic --interpolation-steps 4 --frame-rate 8 \
 		--output-path $(DEMO)/panoptic.mp4
-	@echo "Demo done: $(DEMO)/eval.json, $(DEMO)/panoptic.mp4"
+	@echo "Demo done: $(DEMO)/eval/metrics.json, $(DEMO)/panoptic.mp4"
 
 clean-demo:
 	rm -rf $(DEMO)

@@ -57,6 +57,19 @@ def test_ns_eval_reports_psnr_and_miou(trained, tmp_path):
     assert {"psnr", "ssim", "miou_2d_labels"} <= set(results)
 
 
+def test_ns_panoptic_eval_writes_predictions_and_scene_metrics(trained, tmp_path):
+    from panoptic_nerfstudio.data.panoptic_format import read_panoptic
+
+    result = _run(["ns-panoptic", "eval", "--load-config", trained, "--output-dir", tmp_path])
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("lifted_pq", "lifted_pq_things", "lifted_pq_stuff", "input_pq", "lifted_miou", "input_miou", "psnr"):
+        assert key in metrics and metrics[key] == metrics[key]  # present and not NaN
+    predictions = sorted((tmp_path / "pred").glob("*.png"))
+    assert len(predictions) == metrics["frames"] > 0
+    frame = read_panoptic(predictions[0])  # valid format: every id has a segments_info entry
+    assert frame.segments and "PQ things" in result.stdout
+
+
 def test_ns_render_writes_panoptic_images_and_video(trained, tmp_path):
     _run(["ns-render", "dataset", "--load-config", trained, "--output-path", tmp_path / "frames",
           "--rendered-output-names", "rgb", "panoptic", "instance_colormap", "--split", "test"])

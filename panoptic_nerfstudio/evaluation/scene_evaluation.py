@@ -99,7 +99,10 @@ def evaluate_scene(
                 targets.append(target)
                 inputs.append(given)
                 lifted_confusion += confusion_matrix(pred.semantics.cpu(), dense(target), len(classes))
-                input_confusion += confusion_matrix(dense(given), dense(target), len(classes))
+                # A void input pixel has no class: it is counted against the ground-truth class it missed.
+                given_dense = dense(given)
+                missed = torch.where(given_dense >= 0, given_dense, (dense(target) + 1) % len(classes))
+                input_confusion += confusion_matrix(missed, dense(target), len(classes))
             progress.advance(task)
 
     has_gt = len(targets) == len(predictions)
