@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Optional, Tuple
 
 from panoptic_nerfstudio.data.panoptic_format import PanopticFormatError, _read_json
 
@@ -86,18 +86,3 @@ def frame_layers(scene_dir: Path, frame: dict, downscale: int = 1) -> FrameLayer
         confidence=optional(CONFIDENCE),
         gt_panoptic=optional(GT_PANOPTIC),
     )
-
-
-def frames_by_image(data: Path, image_path_of) -> Dict[Path, dict]:
-    """Map each frame's (possibly downscaled) image path to its transforms.json entry.
-
-    ``image_path_of(file_path, scene_dir)`` must be the same mapping the image
-    loader used, so every image a dataparser returns finds its frame.
-    """
-    meta, scene_dir = load_transforms(data)
-    return {Path(image_path_of(Path(f["file_path"]), scene_dir)): f for f in meta["frames"]}
-
-
-def all_frame_layers(data: Path) -> List[FrameLayers]:
-    meta, scene_dir = load_transforms(data)
-    return [frame_layers(scene_dir, frame) for frame in meta["frames"]]
