@@ -46,6 +46,10 @@ class Eval:
         if evaluation.lifted_pq is None:
             CONSOLE.print("[yellow]No gt_panoptic/ for these frames: only RGB metrics and predictions are reported.")
         CONSOLE.print(results_table(evaluation))
+        CONSOLE.print(
+            f"{evaluation.dropped_instances} 3D instance(s) under {model.config.min_instance_area:.2%} of the evaluated "
+            "pixels were dropped to their most likely stuff class (--pipeline.model.min-instance-area)."
+        )
         CONSOLE.print(f"Predictions in {pred_dir}, metrics in {self.output_dir / 'metrics.json'}")
         return 0
 

@@ -5,7 +5,11 @@ the instance loss solves one assignment per image, so each image in the batch mu
 contribute many rays; the segment consistency loss compares rays of one 2D
 segment, so several rays must come from the same segment.
 
-Segments are drawn from a mixture: with weight ``1 - uniform_segment_fraction``
+Every thing segment of each drawn image gets a group of its own (up to the
+groups available per image): the assignment of one image must see all of its
+instances at once. Were two neighbouring chairs drawn in different batches, each
+would be matched alone to the slot that already wins there, and the pair would
+collapse into one slot. The remaining groups are drawn from a mixture: with weight ``1 - uniform_segment_fraction``
 proportional to area (void included), which on its own makes every pixel equally
 likely, as RGB training expects; and with weight ``uniform_segment_fraction``
 uniformly over the frame's labelled segments, so small objects are seen often
@@ -34,6 +38,8 @@ class SegmentRaySamplerConfig(InstantiateConfig):
     """Rays drawn from each chosen 2D segment (the groups of the consistency loss)."""
     uniform_segment_fraction: float = 0.5
     """Share of segment draws uniform over segments rather than proportional to area."""
+    cover_thing_segments: bool = True
+    """Give every thing segment of a drawn image a group before the mixture draws the rest."""
 
 
 class SegmentRaySampler:
@@ -45,6 +51,7 @@ class SegmentRaySampler:
         self.config = config
         self.store = store
         self.segment_weights = _segment_weights(store, config.uniform_segment_fraction)
+        self.thing_columns = _thing_columns(store, self.segment_weights.shape[1])
 
     def rays_per_batch(self, requested: int) -> int:
         """Rays actually drawn for a requested batch size (a multiple of the grouping)."""
@@ -64,6 +71,8 @@ class SegmentRaySampler:
 
         frames = torch.randperm(store.num_frames)[:images]
         local = torch.multinomial(self.segment_weights[frames], groups, replacement=True)
+        if self.config.cover_thing_segments:
+            local = self._cover_things(frames, local)
         rows = store.frame_segment_offset[frames, None] + local
         area = store.segment_area[rows]
         offset = (torch.rand(images, groups, per_segment) * area[..., None]).long()
@@ -78,6 +87,26 @@ class SegmentRaySampler:
         indices = torch.stack([frame, y, x], dim=-1)
         batch["indices"] = indices
         return indices, batch
+
+    def _cover_things(self, frames: torch.Tensor, drawn: torch.Tensor) -> torch.Tensor:
+        """Replace the first draws of each image by its thing segments, in random order (a random subset if too many)."""
+        groups = drawn.shape[1]
+        is_thing = self.thing_columns[frames]
+        order = (torch.rand(is_thing.shape) - is_thing.float()).argsort(dim=1)[:, :groups]
+        if order.shape[1] < groups:
+            order = torch.cat([order, order.new_zeros(len(frames), groups - order.shape[1])], dim=1)
+        count = is_thing.sum(dim=1, keepdim=True).clamp(max=groups)
+        return torch.where(torch.arange(groups) < count, order, drawn)
+
+
+def _thing_columns(store: RayStore, width: int) -> torch.Tensor:
+    """[N, max segments per frame] True where the column is a non-empty thing segment of that frame."""
+    counts = store.frame_segment_offset[1:] - store.frame_segment_offset[:-1]
+    frames = torch.repeat_interleave(torch.arange(store.num_frames), counts)
+    column = torch.arange(len(frames)) - store.frame_segment_offset[frames]
+    columns = torch.zeros(store.num_frames, width, dtype=torch.bool)
+    columns[frames, column] = (store.segment_instance >= 0) & (store.segment_area > 0)
+    return columns
 
 
 def _segment_weights(store: RayStore, uniform_fraction: float) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Evaluate a trained panoptic field on a split against ground truth, next to the 2D input masks.
 
 Renders every frame of the split, applies the model's one panoptic inference
-rule, and scores predictions and the 2D masks of the same frames with the same
+rule (dropping the 3D instances whose area over the split is tiny), and scores predictions and the 2D masks of the same frames with the same
 metrics: PQ^scene (things / stuff), mIoU from one confusion matrix over all
 frames, and PSNR on RGB.
 """
@@ -26,7 +26,13 @@ from panoptic_nerfstudio.evaluation.panoptic_quality import (
     scene_panoptic_quality,
 )
 from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix, iou_from_confusion
-from panoptic_nerfstudio.model.panoptic_inference import infer_panoptic
+from panoptic_nerfstudio.model.panoptic_inference import (
+    PanopticPrediction,
+    infer_panoptic,
+    instance_areas,
+    small_instances,
+    suppress_instances,
+)
 
 
 @dataclass
@@ -37,10 +43,12 @@ class SceneEvaluation:
     lifted_miou: float
     input_miou: float
     psnr: float
+    dropped_instances: int = 0
+    """3D instances dropped as too small over the evaluated frames (see ``small_instances``)."""
     predictions: List[PanopticFrameLabels] = field(default_factory=list, repr=False)
 
     def metrics(self) -> Dict[str, float]:
-        out: Dict[str, float] = {"frames": self.frames, "psnr": self.psnr}
+        out: Dict[str, float] = {"frames": self.frames, "psnr": self.psnr, "dropped_instances": self.dropped_instances}
         for prefix, pq, miou in (("lifted", self.lifted_pq, self.lifted_miou), ("input", self.input_pq, self.input_miou)):
             if pq is not None:
                 out.update({f"{prefix}_{k}": v for k, v in pq.as_dict().items()})
@@ -61,49 +69,60 @@ def labels_of(path, classes: ClassTable, size, per_frame_offset: int = 0) -> Pan
 
 @torch.no_grad()
 def evaluate_scene(
-    model, dataset: PanopticDataset, on_frame: Optional[Callable[[int, Dict[str, torch.Tensor]], None]] = None
+    model, dataset: PanopticDataset, on_frame: Optional[Callable[[int, Dict[str, object]], None]] = None
 ) -> SceneEvaluation:
+    """Render the split, drop the 3D instances too small over it, then score; ``on_frame`` sees the final labels."""
     classes = dataset.classes
     category_ids = torch.tensor([c.id for c in classes.categories])
-    predictions: List[PanopticFrameLabels] = []
-    targets: List[PanopticFrameLabels] = []
-    inputs: List[PanopticFrameLabels] = []
+    num_slots = model.config.num_instance_slots
+    rendered: List[PanopticPrediction] = []
     psnrs: List[float] = []
-    lifted_confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
-    input_confusion = torch.zeros_like(lifted_confusion)
-    dense_of = {c.id: i for i, c in enumerate(classes.categories)}
-
-    def dense(labels: PanopticFrameLabels) -> torch.Tensor:
-        lut = torch.full((max(dense_of) + 2,), -1, dtype=torch.long)
-        for cid, i in dense_of.items():
-            lut[cid] = i
-        return torch.where(labels.category >= 0, lut[labels.category.clamp_min(0)], -1)
-
+    areas = torch.zeros(num_slots + 1, dtype=torch.long)
     with Progress(transient=True) as progress:
         task = progress.add_task("Rendering evaluation frames", total=len(dataset))
-        for index, layers in enumerate(dataset.panoptic.layers):
+        for index in range(len(dataset)):
             camera = dataset.cameras[index : index + 1].to(model.device)
             outputs = model.get_outputs_for_camera(camera)
             pred = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask)
-            prediction = PanopticFrameLabels(category_ids[pred.semantics.cpu()], pred.instance.cpu())
-            predictions.append(prediction)
+            rendered.append(_compact(pred))
+            areas += instance_areas(pred.instance, num_slots)
             image = torch.from_numpy(dataset.get_numpy_image(index)[..., :3]).float() / 255.0
             mse = torch.mean((outputs["rgb"].cpu() - image) ** 2)
             psnrs.append(float(-10 * torch.log10(mse)))
-            if on_frame is not None:
-                on_frame(index, {"prediction": prediction, **outputs})
-            if layers.gt_panoptic is not None:
-                size = (image.shape[1], image.shape[0])
-                target = labels_of(layers.gt_panoptic, classes, size)
-                given = labels_of(layers.panoptic, classes, size)
-                targets.append(target)
-                inputs.append(given)
-                lifted_confusion += confusion_matrix(pred.semantics.cpu(), dense(target), len(classes))
-                # A void input pixel has no class: it is counted against the ground-truth class it missed.
-                given_dense = dense(given)
-                missed = torch.where(given_dense >= 0, given_dense, (dense(target) + 1) % len(classes))
-                input_confusion += confusion_matrix(missed, dense(target), len(classes))
             progress.advance(task)
+
+    suppressed = small_instances(areas, model.config.min_instance_area)
+    predictions: List[PanopticFrameLabels] = []
+    targets: List[PanopticFrameLabels] = []
+    inputs: List[PanopticFrameLabels] = []
+    lifted_confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
+    input_confusion = torch.zeros_like(lifted_confusion)
+    dense_of = {c.id: i for i, c in enumerate(classes.categories)}
+    lut = torch.full((max(dense_of) + 2,), -1, dtype=torch.long)
+    for cid, i in dense_of.items():
+        lut[cid] = i
+
+    def dense(labels: PanopticFrameLabels) -> torch.Tensor:
+        return torch.where(labels.category >= 0, lut[labels.category.clamp_min(0)], -1)
+
+    for index, (pred, layers) in enumerate(zip(rendered, dataset.panoptic.layers)):
+        pred = suppress_instances(pred, suppressed)
+        semantics = pred.semantics.long()
+        prediction = PanopticFrameLabels(category_ids[semantics], pred.instance.long())
+        predictions.append(prediction)
+        if on_frame is not None:
+            on_frame(index, {"prediction": prediction})
+        if layers.gt_panoptic is not None:
+            size = (semantics.shape[1], semantics.shape[0])
+            target = labels_of(layers.gt_panoptic, classes, size)
+            given = labels_of(layers.panoptic, classes, size)
+            targets.append(target)
+            inputs.append(given)
+            lifted_confusion += confusion_matrix(semantics, dense(target), len(classes))
+            # A void input pixel has no class: it is counted against the ground-truth class it missed.
+            given_dense = dense(given)
+            missed = torch.where(given_dense >= 0, given_dense, (dense(target) + 1) % len(classes))
+            input_confusion += confusion_matrix(missed, dense(target), len(classes))
 
     has_gt = len(targets) == len(predictions)
     return SceneEvaluation(
@@ -113,7 +132,19 @@ def evaluate_scene(
         lifted_miou=_miou(lifted_confusion) if has_gt else float("nan"),
         input_miou=_miou(input_confusion) if has_gt else float("nan"),
         psnr=float(np.mean(psnrs)),
+        dropped_instances=int(suppressed.sum()),
         predictions=predictions,
+    )
+
+
+def _compact(pred: PanopticPrediction) -> PanopticPrediction:
+    """Labels kept for the whole split until the small instances are known: int32 ids, half-precision scores."""
+    return PanopticPrediction(
+        semantics=pred.semantics.int().cpu(),
+        instance=pred.instance.int().cpu(),
+        confidence=pred.confidence.half().cpu(),
+        fallback=pred.fallback.int().cpu(),
+        fallback_confidence=pred.fallback_confidence.half().cpu(),
     )
 
 

@@ -8,6 +8,7 @@ noisy 2D masks cannot bend the geometry or the colors.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Dict, List, Literal, Tuple, Type
 
@@ -15,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.nn import Parameter
 
+from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.field_components.field_heads import FieldHeadNames
@@ -36,7 +38,7 @@ from panoptic_nerfstudio.model.panoptic_colors import (
     semantic_colormap,
 )
 from panoptic_nerfstudio.model.panoptic_heads import HeadFeatures, PanopticHeads, render_distribution
-from panoptic_nerfstudio.model.panoptic_inference import infer_panoptic
+from panoptic_nerfstudio.model.panoptic_inference import infer_panoptic, instance_areas, small_instances
 from panoptic_nerfstudio.model.segmentation_losses import consistency_loss, semantic_loss, weighted_nll
 
 
@@ -69,6 +71,10 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     """Weight the semantic and instance losses by the 2D masks' per-pixel confidence."""
     instance_matching: Literal["linear_assignment", "naive"] = "linear_assignment"
     """How 2D thing segments meet slots: the paper's per-image assignment, or the 2D id itself (ablation)."""
+    min_instance_area: float = 0.001
+    """3D instances covering less than this fraction of the pixels of a set of views become their most likely stuff
+    class: the evaluated frames in ``ns-panoptic eval``; the training views (rendered at 1/4 resolution whenever a
+    checkpoint is saved) for the viewer, ``ns-render`` and ``ns-eval``. 0 disables."""
 
 
 class PanopticLiftingModel(NerfactoModel):
@@ -85,6 +91,8 @@ class PanopticLiftingModel(NerfactoModel):
         self.classes = split.classes
         self.register_buffer("thing_mask", torch.from_numpy(self.classes.thing_mask), persistent=False)
         self.register_buffer("class_colors", torch.from_numpy(self.classes.colors), persistent=False)
+        # Saved with the checkpoint, so that every tool that loads it drops the same small instances.
+        self.register_buffer("suppressed_instances", torch.zeros(self.config.num_instance_slots + 1, dtype=torch.bool))
         self._warn_if_too_few_slots(split)
 
         self.heads = PanopticHeads(
@@ -130,7 +138,35 @@ class PanopticLiftingModel(NerfactoModel):
 
         callbacks = super().get_training_callbacks(training_callback_attributes)
         callbacks.append(TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], set_step))
+        trainer, pipeline = training_callback_attributes.trainer, training_callback_attributes.pipeline
+        if trainer is not None and pipeline is not None and self.config.min_instance_area > 0:
+            cameras = pipeline.datamanager.train_dataset.cameras  # type: ignore[attr-defined]
+
+            def calibrate_before_save(step: int) -> None:
+                last = trainer._start_step + trainer.config.max_num_iterations - 1
+                if step == last or (step > 0 and step % trainer.config.steps_per_save == 0):
+                    self.calibrate_small_instances(cameras)
+
+            callbacks.append(TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], calibrate_before_save))
         return callbacks
+
+    @torch.no_grad()
+    def calibrate_small_instances(self, cameras: Cameras, max_views: int = 48, downscale: int = 4) -> int:
+        """Find the 3D instances too small to keep over (up to ``max_views``) downscaled views; returns how many."""
+        was_training = self.training
+        self.eval()
+        views = torch.linspace(0, len(cameras) - 1, min(max_views, len(cameras))).round().long().unique()
+        areas = torch.zeros(self.config.num_instance_slots + 1, dtype=torch.long)
+        for view in views.tolist():
+            camera = copy.deepcopy(cameras[view : view + 1])
+            camera.rescale_output_resolution(1.0 / downscale)
+            ray_bundle = camera.to(self.device).generate_rays(camera_indices=0, keep_shape=True)
+            outputs = super().get_outputs_for_camera_ray_bundle(ray_bundle)
+            pred = infer_panoptic(outputs["semantics"], outputs["instances"], self.thing_mask)
+            areas += instance_areas(pred.instance, self.config.num_instance_slots)
+        self.suppressed_instances.copy_(small_instances(areas, self.config.min_instance_area))
+        self.train(was_training)
+        return int(self.suppressed_instances.sum())
 
     # ------------------------------------------------------------------ rendering
 
@@ -178,7 +214,7 @@ class PanopticLiftingModel(NerfactoModel):
 
     def panoptic_images(self, outputs: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Viewer / ns-render images from full-image rendered distributions (one inference rule)."""
-        pred = infer_panoptic(outputs["semantics"], outputs["instances"], self.thing_mask)
+        pred = infer_panoptic(outputs["semantics"], outputs["instances"], self.thing_mask, self.suppressed_instances)
         scheme: InstanceColorScheme = self.viewer_instance_colors.value  # type: ignore[assignment]
         return {
             "semantics_colormap": semantic_colormap(pred.semantics, self.class_colors),

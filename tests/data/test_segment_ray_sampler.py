@@ -64,7 +64,12 @@ def test_rays_come_in_groups_of_one_segment_and_images_are_grouped():
 def test_area_sampling_is_uniform_over_pixels_and_uniform_mode_favours_small_segments():
     store, _, _ = _store()
     torch.manual_seed(1)
-    area_only = SegmentRaySampler(SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=4, uniform_segment_fraction=0.0), store)
+    area_only = SegmentRaySampler(
+        SegmentRaySamplerConfig(
+            images_per_batch=2, rays_per_segment=4, uniform_segment_fraction=0.0, cover_thing_segments=False
+        ),
+        store,
+    )
     counts = torch.zeros(store.num_pixels)
     for _ in range(300):
         idx, _ = area_only.sample(256)
@@ -74,11 +79,49 @@ def test_area_sampling_is_uniform_over_pixels_and_uniform_mode_favours_small_seg
     for c in per_frame:  # every pixel of a frame is drawn about equally often
         assert c.min() > 0.6 * c.mean() and c.max() < 1.4 * c.mean()
 
-    mixed = SegmentRaySampler(SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=4, uniform_segment_fraction=0.5), store)
+    mixed = SegmentRaySampler(
+        SegmentRaySamplerConfig(
+            images_per_batch=2, rays_per_segment=4, uniform_segment_fraction=0.5, cover_thing_segments=False
+        ),
+        store,
+    )
     one_pixel_thing = int(store.frame_segment_offset[0]) + 3
     hits = sum(int((mixed.sample(256)[1]["segment"] == one_pixel_thing).sum()) for _ in range(50))
     hits_area = sum(int((area_only.sample(256)[1]["segment"] == one_pixel_thing).sum()) for _ in range(50))
     assert hits > 5 * max(hits_area, 1)
+
+
+def test_every_thing_segment_of_a_drawn_image_is_in_the_batch():
+    """The per-image assignment must see all instances of the image together, however small."""
+    store, frames, _ = _store()
+    for cover in (True, False):
+        sampler = SegmentRaySampler(
+            SegmentRaySamplerConfig(
+                images_per_batch=1, rays_per_segment=4, uniform_segment_fraction=0.0, cover_thing_segments=cover
+            ),
+            store,
+        )
+        torch.manual_seed(0)
+        complete = 0
+        for _ in range(40):
+            indices, batch = sampler.sample(12)  # 3 groups for frame 0's two things, frame 1's one
+            frame = int(indices[0, 0])
+            things = {int(store.frame_segment_offset[frame]) + s for s, i in enumerate(frames[frame].instances) if i >= 0}
+            complete += things <= set(batch["segment"].tolist())
+        assert (complete == 40) == cover  # without covering, the one-pixel thing is almost never drawn
+
+
+def test_covering_draws_a_random_subset_when_an_image_has_more_things_than_groups():
+    store, _, _ = _store()
+    sampler = SegmentRaySampler(SegmentRaySamplerConfig(images_per_batch=1, rays_per_segment=4), store)
+    torch.manual_seed(0)
+    seen = set()
+    for _ in range(40):
+        indices, batch = sampler.sample(4)  # one group only
+        if int(indices[0, 0]) == 0:
+            assert (batch["instance"] >= 0).all()  # the only group goes to one of frame 0's things
+            seen.add(int(batch["segment"][0]))
+    assert len(seen) == 2
 
 
 def test_store_is_compact():

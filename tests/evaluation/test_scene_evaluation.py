@@ -1,0 +1,83 @@
+"""evaluate_scene with an oracle model that renders the ground truth (plus chosen defects)."""
+
+from types import SimpleNamespace
+
+import torch
+
+from panoptic_nerfstudio.data.panoptic_datamanager import PanopticDataManagerConfig
+from panoptic_nerfstudio.data.panoptic_dataparser import PanopticDataParserConfig
+from panoptic_nerfstudio.evaluation.scene_evaluation import evaluate_scene, labels_of
+
+SLOTS = 32
+
+
+class OracleModel:
+    """Renders one-hot distributions of the ground truth, with scene-wide slots, frame after frame."""
+
+    def __init__(self, dataset, stray_pixels: int = 0):
+        self.dataset = dataset
+        self.config = SimpleNamespace(num_instance_slots=SLOTS, min_instance_area=0.001)
+        self.thing_mask = torch.from_numpy(dataset.classes.thing_mask)
+        self.device = "cpu"
+        self.stray_pixels = stray_pixels
+        self.frame = 0
+        self.slot_of = {}
+
+    def get_outputs_for_camera(self, camera):
+        classes = self.dataset.classes
+        image = self.dataset.get_numpy_image(self.frame)
+        height, width = image.shape[:2]
+        gt = labels_of(self.dataset.panoptic.layers[self.frame].gt_panoptic, classes, (width, height))
+        dense = {c.id: i for i, c in enumerate(classes.categories)}
+        semantic = torch.tensor([[dense.get(int(c), 0) for c in row] for row in gt.category])
+        slot = torch.zeros_like(semantic)
+        for iid in gt.instance.unique().tolist():
+            if iid:
+                slot[gt.instance == iid] = self.slot_of.setdefault(iid, len(self.slot_of))
+        if self.stray_pixels and self.frame == 0:  # a spurious slot winning a few thing pixels of frame 0
+            thing_pixels = torch.nonzero(self.thing_mask[semantic])[: self.stray_pixels]
+            slot[thing_pixels[:, 0], thing_pixels[:, 1]] = SLOTS - 1
+        self.frame += 1
+        return {
+            "semantics": torch.nn.functional.one_hot(semantic, len(classes)).float(),
+            "instances": torch.nn.functional.one_hot(slot, SLOTS).float(),
+            "rgb": torch.from_numpy(image[..., :3]).float() / 255.0,
+        }
+
+
+def _eval_dataset(scene):
+    config = PanopticDataManagerConfig(dataparser=PanopticDataParserConfig(data=scene))
+    return config.setup(device="cpu", test_mode="val").eval_dataset
+
+
+def test_oracle_scores_100_and_the_input_masks_do_not(tiny_scene_master):
+    dataset = _eval_dataset(tiny_scene_master)
+    seen = []
+    result = evaluate_scene(OracleModel(dataset), dataset, on_frame=lambda i, f: seen.append(i))
+    assert seen == list(range(len(dataset)))
+    assert result.lifted_pq.all.pq > 99.9 and result.lifted_miou > 99.9  # void GT pixels excluded by PQ and mIoU
+    assert result.input_pq.things.pq < result.lifted_pq.things.pq  # per-frame 2D ids
+    assert result.input_miou < 100.0
+    assert result.dropped_instances == 0
+
+
+def test_a_stray_slot_on_a_few_pixels_is_dropped_before_scoring(tiny_scene_master):
+    dataset = _eval_dataset(tiny_scene_master)
+    result = evaluate_scene(OracleModel(dataset, stray_pixels=3), dataset)
+    assert result.dropped_instances == 1
+    assert all(int((p.instance == SLOTS).sum()) == 0 for p in result.predictions)
+
+
+def test_void_input_pixels_count_as_misses_in_input_miou(tiny_scene_master, tiny_scene):
+    """Input masks that leave a pixel void must not score better than ones that label it."""
+    dataset = _eval_dataset(tiny_scene_master)
+    baseline = evaluate_scene(OracleModel(dataset), dataset).input_miou
+    from panoptic_nerfstudio.data.panoptic_format import PanopticFrame, read_panoptic, write_panoptic
+
+    for layers in _eval_dataset(tiny_scene).panoptic.layers:  # void a labelled half of every input mask
+        frame = read_panoptic(layers.panoptic)
+        ids = frame.ids.copy()
+        ids[: ids.shape[0] // 2] = 0
+        write_panoptic(layers.panoptic, PanopticFrame(ids, [s for s in frame.segments if (ids == s.id).any()]))
+    voided = _eval_dataset(tiny_scene)
+    assert evaluate_scene(OracleModel(voided), voided).input_miou < baseline - 5
