@@ -54,7 +54,8 @@ def test_checkpoint_loads_with_weights_only(trained):
 def test_ns_eval_reports_psnr_and_miou(trained, tmp_path):
     _run(["ns-eval", "--load-config", trained, "--output-path", tmp_path / "eval.json"])
     results = json.loads((tmp_path / "eval.json").read_text())["results"]
-    assert {"psnr", "ssim", "miou_2d_labels"} <= set(results)
+    assert {"psnr", "ssim", "miou_2d_labels", "miou"} <= set(results)  # miou: against gt_panoptic/
+    assert 0 <= results["miou"] <= 100
 
 
 def test_ns_panoptic_eval_writes_predictions_and_scene_metrics(trained, tmp_path):

@@ -40,7 +40,7 @@ class Eval:
             write_panoptic(pred_dir / f"{stem}.png", prediction_to_frame(frame["prediction"], classes, num_slots))
 
         evaluation = evaluate_scene(model, dataset, on_frame=write)
-        metrics = {"checkpoint": str(checkpoint), **evaluation.metrics()}
+        metrics = {"checkpoint": str(checkpoint), **evaluation.metrics(), "per_category": evaluation.per_category(classes)}
         self.output_dir.mkdir(parents=True, exist_ok=True)
         (self.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         if evaluation.lifted_pq is None:

@@ -767,9 +767,9 @@ def _fresh_ids(rng: np.random.Generator, count: int) -> List[int]:
 SMALL_AREA_FRACTION = 0.012
 """Thing segments below this fraction of the image may be missed, the smaller the likelier."""
 MISS_RATE = 0.7
-MERGE_RATE = 0.45
+MERGE_RATE = 0.2
 CONFUSION_RATE = 0.12
-STUFF_PATCH_RATE = 0.3
+STUFF_PATCH_RATE = 0.4
 BOUNDARY_SHIFT_PX = 0.9
 BLEED_RATE = 0.2
 VOID_BAND_RATE = 0.15

@@ -56,5 +56,13 @@ class PanopticDataset(InputDataset):
         return build_ray_store(images, frames)
 
     def get_metadata(self, data: Dict) -> Dict[str, torch.Tensor]:
-        """Full-image targets for evaluation images, from the store (no re-decoding)."""
-        return self.store.frame_layers(int(data["image_idx"]))
+        """Full-image targets for evaluation images, from the store, plus ground-truth classes where there are any."""
+        index = int(data["image_idx"])
+        layers = self.store.frame_layers(index)
+        gt_path = self.panoptic.layers[index].gt_panoptic
+        if gt_path is not None:  # read per call: only the evaluation images of ns-eval come here
+            height, width = layers["semantics"].shape[:2]
+            gt = decode_frame(gt_path, self.classes, (width, height))
+            dense = torch.from_numpy(gt.classes.astype(np.int64))[torch.from_numpy(gt.segment_index.astype(np.int64))]
+            layers["gt_semantics"] = dense[..., None]
+        return layers

@@ -1,7 +1,7 @@
 """Evaluate a trained panoptic field on a split against ground truth, next to the 2D input masks.
 
 Renders every frame of the split, applies the model's one panoptic inference
-rule (dropping the 3D instances whose area over the split is tiny), and scores predictions and the 2D masks of the same frames with the same
+rule (with its post-processing of 3D instances over the whole split), and scores predictions and the 2D masks of the same frames with the same
 metrics: PQ^scene (things / stuff), mIoU from one confusion matrix over all
 frames, and PSNR on RGB.
 """
@@ -29,9 +29,10 @@ from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix, io
 from panoptic_nerfstudio.model.panoptic_inference import (
     PanopticPrediction,
     infer_panoptic,
-    instance_areas,
-    small_instances,
-    suppress_instances,
+    DROP_INSTANCE,
+    apply_instance_classes,
+    instance_class_counts,
+    resolve_instances,
 )
 
 
@@ -44,7 +45,7 @@ class SceneEvaluation:
     input_miou: float
     psnr: float
     dropped_instances: int = 0
-    """3D instances dropped as too small over the evaluated frames (see ``small_instances``)."""
+    """3D instances dropped as too small over the evaluated frames (see ``resolve_instances``)."""
     predictions: List[PanopticFrameLabels] = field(default_factory=list, repr=False)
 
     def metrics(self) -> Dict[str, float]:
@@ -53,6 +54,16 @@ class SceneEvaluation:
             if pq is not None:
                 out.update({f"{prefix}_{k}": v for k, v in pq.as_dict().items()})
             out[f"{prefix}_miou"] = miou
+        return out
+
+    def per_category(self, classes: ClassTable) -> Dict[str, Dict[str, Dict[str, float]]]:
+        """PQ, SQ and RQ of each category by name, for the lifted field and the 2D input."""
+        out: Dict[str, Dict[str, Dict[str, float]]] = {}
+        for prefix, pq in (("lifted", self.lifted_pq), ("input", self.input_pq)):
+            if pq is not None:
+                out[prefix] = {
+                    classes.by_id(cid).name: {"pq": s.pq, "sq": s.sq, "rq": s.rq} for cid, s in pq.per_category.items()
+                }
         return out
 
 
@@ -71,13 +82,13 @@ def labels_of(path, classes: ClassTable, size, per_frame_offset: int = 0) -> Pan
 def evaluate_scene(
     model, dataset: PanopticDataset, on_frame: Optional[Callable[[int, Dict[str, object]], None]] = None
 ) -> SceneEvaluation:
-    """Render the split, drop the 3D instances too small over it, then score; ``on_frame`` sees the final labels."""
+    """Render the split, post-process the 3D instances over it, then score; ``on_frame`` sees the final labels."""
     classes = dataset.classes
     category_ids = torch.tensor([c.id for c in classes.categories])
     num_slots = model.config.num_instance_slots
     rendered: List[PanopticPrediction] = []
     psnrs: List[float] = []
-    areas = torch.zeros(num_slots + 1, dtype=torch.long)
+    counts = torch.zeros(num_slots + 1, len(classes), dtype=torch.long)
     with Progress(transient=True) as progress:
         task = progress.add_task("Rendering evaluation frames", total=len(dataset))
         for index in range(len(dataset)):
@@ -85,13 +96,13 @@ def evaluate_scene(
             outputs = model.get_outputs_for_camera(camera)
             pred = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask)
             rendered.append(_compact(pred))
-            areas += instance_areas(pred.instance, num_slots)
+            counts += instance_class_counts(pred, num_slots, len(classes))
             image = torch.from_numpy(dataset.get_numpy_image(index)[..., :3]).float() / 255.0
             mse = torch.mean((outputs["rgb"].cpu() - image) ** 2)
             psnrs.append(float(-10 * torch.log10(mse)))
             progress.advance(task)
 
-    suppressed = small_instances(areas, model.config.min_instance_area)
+    instance_classes = resolve_instances(counts, model.config.min_instance_area)
     predictions: List[PanopticFrameLabels] = []
     targets: List[PanopticFrameLabels] = []
     inputs: List[PanopticFrameLabels] = []
@@ -106,7 +117,7 @@ def evaluate_scene(
         return torch.where(labels.category >= 0, lut[labels.category.clamp_min(0)], -1)
 
     for index, (pred, layers) in enumerate(zip(rendered, dataset.panoptic.layers)):
-        pred = suppress_instances(pred, suppressed)
+        pred = apply_instance_classes(pred, instance_classes)
         semantics = pred.semantics.long()
         prediction = PanopticFrameLabels(category_ids[semantics], pred.instance.long())
         predictions.append(prediction)
@@ -132,7 +143,7 @@ def evaluate_scene(
         lifted_miou=_miou(lifted_confusion) if has_gt else float("nan"),
         input_miou=_miou(input_confusion) if has_gt else float("nan"),
         psnr=float(np.mean(psnrs)),
-        dropped_instances=int(suppressed.sum()),
+        dropped_instances=int((instance_classes == DROP_INSTANCE).sum()),
         predictions=predictions,
     )
 

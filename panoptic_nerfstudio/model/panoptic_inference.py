@@ -4,13 +4,17 @@ Rule (per pixel, from the rendered distributions):
 1. semantic class = argmax of the rendered class distribution;
 2. if that class is a thing, instance = argmax of the rendered slot distribution,
    and the 3D instance id is ``slot + 1``;
-3. on stuff pixels the instance id is 0;
-4. post-processing: a 3D instance whose total area over a set of views is tiny
-   (``small_instances``) is suppressed, and its pixels take their most likely
-   stuff class. Stray slots that win a handful of pixels would otherwise each
-   count as a false positive in PQ.
+3. on stuff pixels the instance id is 0.
 Slot ids are global to the scene (slots live in 3D), so the same object keeps its
-id in every view. Slots that never win a pixel are simply unused ids.
+id in every view. Slots that never win are simply unused ids.
+
+Post-processing over a set of views (``resolve_instances``), applied by
+``apply_instance_classes``:
+4. one class per 3D instance: every pixel of an instance takes the thing class
+   most of that instance's pixels have. Otherwise an object's few pixels read as
+   a neighbouring class form a second, tiny segment: a false positive in PQ;
+5. a 3D instance covering less than a fraction of the views' pixels is dropped,
+   and its pixels take their most likely stuff class.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ import torch
 from torch import Tensor
 
 STUFF_INSTANCE = 0
+KEEP_CLASS = -2
+"""Instance table entry: leave the pixels' classes as they are (no post-processing known yet)."""
+DROP_INSTANCE = -1
+"""Instance table entry: too small, the pixels become their most likely stuff class."""
 
 
 @dataclass
@@ -33,15 +41,15 @@ class PanopticPrediction:
     confidence: Tensor
     """[...] float probability of the chosen class (times the slot's on things)."""
     fallback: Tensor
-    """[...] long most likely stuff class, taken where an instance is suppressed (-1: no stuff class)."""
+    """[...] long most likely stuff class, taken where an instance is dropped (-1: no stuff class)."""
     fallback_confidence: Tensor
     """[...] float probability of the fallback class."""
 
 
 def infer_panoptic(
-    semantic_probs: Tensor, instance_probs: Tensor, thing_mask: Tensor, suppressed: Optional[Tensor] = None
+    semantic_probs: Tensor, instance_probs: Tensor, thing_mask: Tensor, instance_classes: Optional[Tensor] = None
 ) -> PanopticPrediction:
-    """Panoptic labels of rendered distributions; ``suppressed`` is a [K + 1] bool mask of instance ids to drop."""
+    """Panoptic labels of rendered distributions; ``instance_classes`` ([K + 1]) is a table from ``resolve_instances``."""
     thing_mask = thing_mask.to(semantic_probs.device)
     class_prob, semantics = semantic_probs.max(dim=-1)
     slot_prob, slot = instance_probs.max(dim=-1)
@@ -53,14 +61,18 @@ def infer_panoptic(
     else:
         fallback_confidence, fallback = semantic_probs.masked_fill(thing_mask, -1.0).max(dim=-1)
     prediction = PanopticPrediction(semantics, instance, confidence, fallback, fallback_confidence)
-    return suppress_instances(prediction, suppressed) if suppressed is not None else prediction
+    return apply_instance_classes(prediction, instance_classes) if instance_classes is not None else prediction
 
 
-def suppress_instances(prediction: PanopticPrediction, suppressed: Tensor) -> PanopticPrediction:
-    """Turn the pixels of suppressed instances into their most likely stuff class (a no-op without stuff classes)."""
-    drop = suppressed.to(prediction.instance.device)[prediction.instance] & (prediction.fallback >= 0)
+def apply_instance_classes(prediction: PanopticPrediction, instance_classes: Tensor) -> PanopticPrediction:
+    """Give every instance pixel its instance's class, or its stuff fallback where the instance is dropped."""
+    table = instance_classes.to(prediction.instance.device)[prediction.instance]
+    on_instance = prediction.instance != STUFF_INSTANCE
+    drop = on_instance & (table == DROP_INSTANCE) & (prediction.fallback >= 0)
+    relabel = on_instance & (table >= 0)
+    semantics = torch.where(relabel, table, prediction.semantics)
     return PanopticPrediction(
-        semantics=torch.where(drop, prediction.fallback, prediction.semantics),
+        semantics=torch.where(drop, prediction.fallback, semantics),
         instance=torch.where(drop, torch.full_like(prediction.instance, STUFF_INSTANCE), prediction.instance),
         confidence=torch.where(drop, prediction.fallback_confidence, prediction.confidence),
         fallback=prediction.fallback,
@@ -68,13 +80,18 @@ def suppress_instances(prediction: PanopticPrediction, suppressed: Tensor) -> Pa
     )
 
 
-def instance_areas(instance: Tensor, num_slots: int) -> Tensor:
-    """[K + 1] pixel count of each instance id (index 0: stuff) in an instance map."""
-    return torch.bincount(instance.reshape(-1).cpu(), minlength=num_slots + 1)
+def instance_class_counts(prediction: PanopticPrediction, num_slots: int, num_classes: int) -> Tensor:
+    """[K + 1, C] pixel count of each (instance id, class) pair of a prediction; row 0 counts stuff pixels."""
+    pair = prediction.instance.reshape(-1).cpu() * num_classes + prediction.semantics.reshape(-1).cpu()
+    return torch.bincount(pair, minlength=(num_slots + 1) * num_classes).reshape(num_slots + 1, num_classes)
 
 
-def small_instances(areas: Tensor, min_area_fraction: float) -> Tensor:
-    """[K + 1] bool: instances present but covering less than ``min_area_fraction`` of all counted pixels."""
-    small = (areas > 0) & (areas < min_area_fraction * float(areas.sum()))
-    small[STUFF_INSTANCE] = False
-    return small
+def resolve_instances(counts: Tensor, min_area_fraction: float) -> Tensor:
+    """[K + 1] instance table: the majority class of each instance, DROP_INSTANCE where it covers less than
+    ``min_area_fraction`` of all counted pixels, KEEP_CLASS for stuff (row 0) and for instances not seen."""
+    areas = counts.sum(dim=1)
+    table = counts.argmax(dim=1)
+    table[areas < min_area_fraction * float(areas.sum())] = DROP_INSTANCE
+    table[areas == 0] = KEEP_CLASS  # never seen in these views: nothing is known of it
+    table[STUFF_INSTANCE] = KEEP_CLASS
+    return table

@@ -38,7 +38,13 @@ from panoptic_nerfstudio.model.panoptic_colors import (
     semantic_colormap,
 )
 from panoptic_nerfstudio.model.panoptic_heads import HeadFeatures, PanopticHeads, render_distribution
-from panoptic_nerfstudio.model.panoptic_inference import infer_panoptic, instance_areas, small_instances
+from panoptic_nerfstudio.model.panoptic_inference import (
+    DROP_INSTANCE,
+    KEEP_CLASS,
+    infer_panoptic,
+    instance_class_counts,
+    resolve_instances,
+)
 from panoptic_nerfstudio.model.segmentation_losses import consistency_loss, semantic_loss, weighted_nll
 
 
@@ -72,9 +78,10 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     instance_matching: Literal["linear_assignment", "naive"] = "linear_assignment"
     """How 2D thing segments meet slots: the paper's per-image assignment, or the 2D id itself (ablation)."""
     min_instance_area: float = 0.001
-    """3D instances covering less than this fraction of the pixels of a set of views become their most likely stuff
-    class: the evaluated frames in ``ns-panoptic eval``; the training views (rendered at 1/4 resolution whenever a
-    checkpoint is saved) for the viewer, ``ns-render`` and ``ns-eval``. 0 disables."""
+    """Post-processing over a set of views: each 3D instance takes its majority class, and one covering less than
+    this fraction of the pixels becomes its most likely stuff class (0: none dropped). The views are the evaluated
+    frames in ``ns-panoptic eval``, and the training views (at 1/4 resolution, whenever a checkpoint is saved) for
+    the viewer, ``ns-render`` and ``ns-eval``."""
 
 
 class PanopticLiftingModel(NerfactoModel):
@@ -91,8 +98,9 @@ class PanopticLiftingModel(NerfactoModel):
         self.classes = split.classes
         self.register_buffer("thing_mask", torch.from_numpy(self.classes.thing_mask), persistent=False)
         self.register_buffer("class_colors", torch.from_numpy(self.classes.colors), persistent=False)
-        # Saved with the checkpoint, so that every tool that loads it drops the same small instances.
-        self.register_buffer("suppressed_instances", torch.zeros(self.config.num_instance_slots + 1, dtype=torch.bool))
+        # Saved with the checkpoint, so that every tool that loads it post-processes instances alike.
+        instance_classes = torch.full((self.config.num_instance_slots + 1,), KEEP_CLASS, dtype=torch.long)
+        self.register_buffer("instance_classes", instance_classes)
         self._warn_if_too_few_slots(split)
 
         self.heads = PanopticHeads(
@@ -145,28 +153,28 @@ class PanopticLiftingModel(NerfactoModel):
             def calibrate_before_save(step: int) -> None:
                 last = trainer._start_step + trainer.config.max_num_iterations - 1
                 if step == last or (step > 0 and step % trainer.config.steps_per_save == 0):
-                    self.calibrate_small_instances(cameras)
+                    self.calibrate_instances(cameras)
 
             callbacks.append(TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], calibrate_before_save))
         return callbacks
 
     @torch.no_grad()
-    def calibrate_small_instances(self, cameras: Cameras, max_views: int = 48, downscale: int = 4) -> int:
-        """Find the 3D instances too small to keep over (up to ``max_views``) downscaled views; returns how many."""
+    def calibrate_instances(self, cameras: Cameras, max_views: int = 48, downscale: int = 4) -> int:
+        """Resolve each 3D instance's class (or drop it) over up to ``max_views`` downscaled views; returns drops."""
         was_training = self.training
         self.eval()
         views = torch.linspace(0, len(cameras) - 1, min(max_views, len(cameras))).round().long().unique()
-        areas = torch.zeros(self.config.num_instance_slots + 1, dtype=torch.long)
+        counts = torch.zeros(self.config.num_instance_slots + 1, len(self.classes), dtype=torch.long)
         for view in views.tolist():
             camera = copy.deepcopy(cameras[view : view + 1])
             camera.rescale_output_resolution(1.0 / downscale)
             ray_bundle = camera.to(self.device).generate_rays(camera_indices=0, keep_shape=True)
             outputs = super().get_outputs_for_camera_ray_bundle(ray_bundle)
             pred = infer_panoptic(outputs["semantics"], outputs["instances"], self.thing_mask)
-            areas += instance_areas(pred.instance, self.config.num_instance_slots)
-        self.suppressed_instances.copy_(small_instances(areas, self.config.min_instance_area))
+            counts += instance_class_counts(pred, self.config.num_instance_slots, len(self.classes))
+        self.instance_classes.copy_(resolve_instances(counts, self.config.min_instance_area))
         self.train(was_training)
-        return int(self.suppressed_instances.sum())
+        return int((self.instance_classes == DROP_INSTANCE).sum())
 
     # ------------------------------------------------------------------ rendering
 
@@ -214,7 +222,7 @@ class PanopticLiftingModel(NerfactoModel):
 
     def panoptic_images(self, outputs: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Viewer / ns-render images from full-image rendered distributions (one inference rule)."""
-        pred = infer_panoptic(outputs["semantics"], outputs["instances"], self.thing_mask, self.suppressed_instances)
+        pred = infer_panoptic(outputs["semantics"], outputs["instances"], self.thing_mask, self.instance_classes)
         scheme: InstanceColorScheme = self.viewer_instance_colors.value  # type: ignore[assignment]
         return {
             "semantics_colormap": semantic_colormap(pred.semantics, self.class_colors),
@@ -288,6 +296,9 @@ class PanopticLiftingModel(NerfactoModel):
         if "semantics" in batch:
             predicted = outputs["semantics"].argmax(dim=-1)
             metrics["miou_2d_labels"] = mean_iou(predicted, batch["semantics"][..., 0].to(self.device), len(self.classes))
+        if "gt_semantics" in batch:
+            predicted = outputs["semantics"].argmax(dim=-1)
+            metrics["miou"] = mean_iou(predicted, batch["gt_semantics"][..., 0].to(self.device), len(self.classes))
         depth = colormaps.apply_depth_colormap(outputs["depth"], accumulation=outputs["accumulation"])
         images = {
             "img": torch.cat([gt_rgb, predicted_rgb], dim=1),

@@ -67,3 +67,18 @@ def test_downscaled_images_get_nearest_downscaled_masks(tiny_scene):
     # every decoded segment id comes from the full-size mask at the matching pixel centre
     ids = dataset.store.segment_id[layers["segment"][..., 0]].numpy()
     assert np.array_equal(ids, full.ids[1::2, 1::2])
+
+
+def test_evaluation_images_carry_ground_truth_classes_for_ns_eval(tiny_scene_master):
+    outputs = PanopticDataParserConfig(data=tiny_scene_master).setup().get_dataparser_outputs("val")
+    dataset = PanopticDataset(outputs)
+    layers = dataset.get_metadata({"image_idx": 0})
+    gt = read_panoptic(outputs.metadata["panoptic"].layers[0].gt_panoptic)
+    classes = dataset.classes
+    dense = {c.id: i for i, c in enumerate(classes.categories)}
+    expected = np.full(gt.ids.shape, -1)
+    for segment in gt.segments:
+        expected[gt.ids == segment.id] = dense[segment.category_id]
+    assert layers["gt_semantics"].shape == (*gt.ids.shape, 1)
+    assert np.array_equal(layers["gt_semantics"][..., 0].numpy(), expected)
+    assert (expected >= 0).any() and not np.array_equal(expected, layers["semantics"][..., 0].numpy())  # not the 2D input

@@ -59,6 +59,9 @@ def test_oracle_scores_100_and_the_input_masks_do_not(tiny_scene_master):
     assert result.input_pq.things.pq < result.lifted_pq.things.pq  # per-frame 2D ids
     assert result.input_miou < 100.0
     assert result.dropped_instances == 0
+    per_category = result.per_category(dataset.classes)
+    assert set(per_category["lifted"]) <= {c.name for c in dataset.classes.categories}
+    assert all(abs(s["pq"] - 100) < 1e-6 for s in per_category["lifted"].values())
 
 
 def test_a_stray_slot_on_a_few_pixels_is_dropped_before_scoring(tiny_scene_master):

@@ -3,10 +3,13 @@ import torch
 from nerfstudio.cameras.cameras import Cameras
 
 from panoptic_nerfstudio.model.panoptic_inference import (
+    DROP_INSTANCE,
+    KEEP_CLASS,
+    PanopticPrediction,
+    apply_instance_classes,
     infer_panoptic,
-    instance_areas,
-    small_instances,
-    suppress_instances,
+    instance_class_counts,
+    resolve_instances,
 )
 from tests.model.conftest import make_model
 
@@ -27,45 +30,59 @@ def test_rule_class_argmax_then_slot_on_things_only():
     assert pred.fallback.tolist() == [0, 1, 0]  # most likely stuff class of each pixel
 
 
-def test_suppressed_instances_take_their_most_likely_stuff_class():
+def test_dropped_instances_take_their_most_likely_stuff_class():
     semantics = _probs([[0.1, 0.2, 0.7], [0.3, 0.1, 0.6], [0.6, 0.3, 0.1]])
     slots = _probs([[0.2, 0.8], [0.9, 0.1], [0.5, 0.5]])
-    suppressed = torch.tensor([False, False, True])  # instance id 2 (slot 1)
-    pred = infer_panoptic(semantics, slots, THINGS, suppressed)
+    table = torch.tensor([KEEP_CLASS, KEEP_CLASS, DROP_INSTANCE])  # instance id 2 (slot 1) dropped
+    pred = infer_panoptic(semantics, slots, THINGS, table)
     assert pred.semantics.tolist() == [1, 2, 0]
     assert pred.instance.tolist() == [0, 1, 0]
     assert torch.allclose(pred.confidence[0], torch.tensor(0.2))
-    unsuppressed = infer_panoptic(semantics, slots, THINGS)
-    assert suppress_instances(unsuppressed, suppressed).semantics.tolist() == pred.semantics.tolist()
+    unresolved = infer_panoptic(semantics, slots, THINGS)
+    assert apply_instance_classes(unresolved, table).semantics.tolist() == pred.semantics.tolist()
 
 
-def test_without_stuff_classes_nothing_is_suppressed():
-    pred = infer_panoptic(_probs([[0.3, 0.7]]), _probs([[0.1, 0.9]]), torch.tensor([True, True]), torch.ones(3, dtype=torch.bool))
+def test_every_pixel_of_an_instance_takes_its_class():
+    things = torch.tensor([False, True, True])  # wall, chair, sofa
+    semantics = _probs([[0.1, 0.8, 0.1], [0.1, 0.3, 0.6], [0.9, 0.05, 0.05]])
+    slots = _probs([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    pred = infer_panoptic(semantics, slots, things, torch.tensor([KEEP_CLASS, 1, KEEP_CLASS]))
+    assert pred.semantics.tolist() == [1, 1, 0]  # the sofa-looking pixel of chair instance 1 reads chair
+    assert pred.instance.tolist() == [1, 1, 0]
+
+
+def test_without_stuff_classes_nothing_is_dropped():
+    table = torch.full((3,), DROP_INSTANCE)
+    pred = infer_panoptic(_probs([[0.3, 0.7]]), _probs([[0.1, 0.9]]), torch.tensor([True, True]), table)
     assert pred.instance.tolist() == [2] and pred.semantics.tolist() == [1]
 
 
-def test_small_instances_are_present_ones_under_the_area_fraction():
+def test_resolution_takes_majority_classes_and_drops_small_instances():
+    semantics = torch.tensor([0] * 900 + [2] * 60 + [1] * 35 + [2] * 5)
     instance = torch.tensor([0] * 900 + [1] * 95 + [3] * 5)
-    areas = instance_areas(instance, num_slots=4)
-    assert areas.tolist() == [900, 95, 0, 5, 0]
-    assert small_instances(areas, 0.01).tolist() == [False, False, False, True, False]  # unused ids are not "dropped"
-    assert not small_instances(areas, 0.0).any()
-    assert small_instances(areas, 0.5).tolist() == [False, True, False, True, False]  # stuff (0) is never dropped
+    pred = PanopticPrediction(semantics, instance, torch.ones(1000), torch.zeros(1000, dtype=torch.long), torch.ones(1000))
+    counts = instance_class_counts(pred, num_slots=4, num_classes=3)
+    assert counts.sum(dim=1).tolist() == [900, 95, 0, 5, 0]
+    assert counts[1].tolist() == [0, 35, 60]
+    assert resolve_instances(counts, 0.01).tolist() == [KEEP_CLASS, 2, KEEP_CLASS, DROP_INSTANCE, KEEP_CLASS]
+    assert resolve_instances(counts, 0.0).tolist() == [KEEP_CLASS, 2, KEEP_CLASS, 2, KEEP_CLASS]  # nothing dropped
+    assert resolve_instances(counts, 0.5).tolist() == [KEEP_CLASS, DROP_INSTANCE, KEEP_CLASS, DROP_INSTANCE, KEEP_CLASS]
 
 
 def test_calibration_sets_the_checkpointed_mask_used_by_viewer_outputs():
     torch.manual_seed(0)
     model = make_model(num_instance_slots=4, min_instance_area=1.5)
     model.heads.semantic.register_forward_hook(lambda module, inputs, out: out + torch.tensor([0.0, 0.0, 10.0]))
-    assert "suppressed_instances" in model.state_dict()
+    assert "instance_classes" in model.state_dict()
+    assert (model.instance_classes == KEEP_CLASS).all()  # nothing known before calibration
     cameras = Cameras(
         camera_to_worlds=torch.eye(4)[None, :3].clone() + torch.tensor([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 2.0]]),
         fx=20.0, fy=20.0, cx=8.0, cy=6.0, width=16, height=12,
     )
     model.train()
-    dropped = model.calibrate_small_instances(cameras, downscale=2)
+    dropped = model.calibrate_instances(cameras, downscale=2)
     assert model.training  # restored
-    assert dropped == int(model.suppressed_instances.sum())
+    assert dropped == int((model.instance_classes == DROP_INSTANCE).sum())
     # Above 1, every instance that rendered at all is too small, so no view shows a thing any more.
     model.eval()
     bundle = cameras.generate_rays(camera_indices=0, keep_shape=True)
