@@ -86,7 +86,8 @@ def panoptic_lifting_lite_config() -> TrainerConfig:
                 dataparser=PanopticDataParserConfig(),
                 train_num_rays_per_batch=1024,
                 eval_num_rays_per_batch=1024,
-                ray_sampler=SegmentRaySamplerConfig(images_per_batch=4, rays_per_segment=16),
+                # 32 groups of 8 rays per image: room for all of an image's thing segments plus the mixture.
+                ray_sampler=SegmentRaySamplerConfig(images_per_batch=4, rays_per_segment=8),
             ),
             model=PanopticLiftingModelConfig(
                 implementation="torch",
@@ -107,9 +108,10 @@ def panoptic_lifting_lite_config() -> TrainerConfig:
                 ],
                 proposal_warmup=500,
                 proposal_weights_anneal_max_num_iters=500,
-                head_num_levels=6,
+                head_samples_per_ray=4,
+                head_num_levels=8,
                 head_max_res=256,
-                head_log2_hashmap_size=14,
+                head_log2_hashmap_size=16,
                 head_hidden_dim=32,
                 instance_loss_start_step=500,
                 consistency_loss_start_step=1000,

@@ -20,7 +20,6 @@ from typing import Literal, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from nerfstudio.cameras.rays import RaySamples
 from nerfstudio.data.scene_box import SceneBox
 from nerfstudio.field_components.encodings import HashEncoding
 from nerfstudio.field_components.mlp import MLP
@@ -72,11 +71,11 @@ class PanopticHeads(nn.Module):
         self.semantic = head(num_classes)
         self.instance = head(num_slots)
 
-    def features(self, ray_samples: RaySamples, backbone: Optional[Tensor]) -> Tensor:
+    def features(self, positions: Tensor, backbone: Optional[Tensor]) -> Tensor:
         if self.encoding is None:
             assert backbone is not None, "backbone features requested but not given"
             return backbone.detach()
-        positions = ray_samples.frustums.get_positions().detach()
+        positions = positions.detach()
         if self.spatial_distortion is not None:
             positions = (self.spatial_distortion(positions) + 2.0) / 4.0
         else:
@@ -84,14 +83,32 @@ class PanopticHeads(nn.Module):
         flat = positions.reshape(-1, 3).clamp(0.0, 1.0)
         return self.encoding(flat).reshape(*positions.shape[:-1], -1)
 
-    def forward(self, ray_samples: RaySamples, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-        """Per-sample logits [..., samples, C] and [..., samples, K] (callers choose bounded or not)."""
-        feats = self.features(ray_samples, backbone)
+    def forward(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """Per-sample logits [..., samples, C] and [..., samples, K] at sample positions [..., samples, 3]."""
+        feats = self.features(positions, backbone)
         shape = feats.shape[:-1]
         flat = feats.reshape(-1, feats.shape[-1])
         semantic = self.semantic(flat).reshape(*shape, -1).float()
         instance = self.instance(flat).reshape(*shape, -1).float()
         return semantic, instance
+
+
+def heaviest_samples(weights: Tensor, count: int) -> Tensor:
+    """[..., count] indices of each ray's samples with the largest volume weights (all samples if count <= 0).
+
+    The segmentation fields are rendered with these samples only: the heads cost in
+    proportion to the samples they see, and the few samples near the surface carry
+    nearly all of a ray's weight. Bounded rendering renormalises by the weight kept.
+    """
+    samples = weights.shape[-2]
+    if count <= 0 or count >= samples:
+        return torch.arange(samples, device=weights.device).expand(*weights.shape[:-2], samples)
+    return weights[..., 0].topk(count, dim=-1).indices
+
+
+def take_samples(values: Tensor, index: Tensor) -> Tensor:
+    """Gather per-sample values [..., samples, D] at sample indices [..., k]."""
+    return torch.gather(values, -2, index[..., None].expand(*index.shape, values.shape[-1]))
 
 
 def render_distribution(logits: Tensor, weights: Tensor, bounded: bool = True, eps: float = 1e-6) -> Tensor:

@@ -37,7 +37,13 @@ from panoptic_nerfstudio.model.panoptic_colors import (
     panoptic_colormap,
     semantic_colormap,
 )
-from panoptic_nerfstudio.model.panoptic_heads import HeadFeatures, PanopticHeads, render_distribution
+from panoptic_nerfstudio.model.panoptic_heads import (
+    HeadFeatures,
+    PanopticHeads,
+    heaviest_samples,
+    render_distribution,
+    take_samples,
+)
 from panoptic_nerfstudio.model.panoptic_inference import (
     DROP_INSTANCE,
     KEEP_CLASS,
@@ -57,6 +63,9 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     """K, the number of 3D instance slots; must exceed the number of thing objects in the scene."""
     head_features: HeadFeatures = "own_grid"
     """Features of the segmentation heads: a hash grid of their own, or nerfacto's (detached)."""
+    head_samples_per_ray: int = 0
+    """Samples per ray the heads see: those of largest volume weight (0: all). Fewer is cheaper; the surface
+    samples carry nearly all the weight."""
     head_num_levels: int = 8
     head_max_res: int = 256
     head_log2_hashmap_size: int = 16
@@ -208,7 +217,12 @@ class PanopticLiftingModel(NerfactoModel):
         backbone = geo_features if self.config.head_features == "backbone" else None
         if backbone is not None and self.config.stop_segmentation_gradients:
             backbone = backbone.detach()
-        semantic_logits, instance_logits = self.heads(ray_samples, backbone)
+        chosen = heaviest_samples(weights.detach(), self.config.head_samples_per_ray)
+        positions = take_samples(ray_samples.frustums.get_positions(), chosen)
+        semantic_logits, instance_logits = self.heads(
+            positions, take_samples(backbone, chosen) if backbone is not None else None
+        )
+        seg_weights = take_samples(seg_weights, chosen)
         bounded = self.config.bounded_fields
         outputs["semantics"] = render_distribution(semantic_logits, seg_weights, bounded)
         outputs["instances"] = render_distribution(instance_logits, seg_weights, bounded)
