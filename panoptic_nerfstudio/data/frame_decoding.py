@@ -19,6 +19,7 @@ from panoptic_nerfstudio.data.panoptic_format import (
     PanopticFormatError,
     read_confidence,
     read_panoptic,
+    read_png_header,
 )
 
 IGNORE = -1
@@ -56,8 +57,16 @@ def decode_frame(
 
     A mask at an integer multiple of the image size (the image comes from a
     downscaled ``images_<d>/`` folder) is reduced by nearest neighbour, which keeps
-    ids intact, unless ``allow_downscaled`` is False; any other size is an error.
+    ids intact, unless ``allow_downscaled`` is False; any other size is an error. Sizes are checked
+    from the PNG headers first, so a wrong-size (or absurdly large) layer is refused before it is decoded.
     """
+    panoptic_path = Path(panoptic_path)
+    header = read_png_header(panoptic_path, "panoptic mask")
+    _check_size(header.size, image_size, panoptic_path, "panoptic mask", allow_downscaled)
+    if confidence_path is not None:
+        confidence_path = Path(confidence_path)
+        header = read_png_header(confidence_path, "confidence map")
+        _check_size(header.size, image_size, confidence_path, "confidence map", allow_downscaled)
     frame = read_panoptic(panoptic_path)
     ids = _fit_to_image(frame.ids, image_size, panoptic_path, "panoptic mask", allow_downscaled)
     table = frame.segment_table()
@@ -110,16 +119,40 @@ def decode_frame(
     return DecodedFrame(index, segment_ids, class_index, instances, scores, confidence)
 
 
+def unlabelled_frame(image_size: Tuple[int, int]) -> DecodedFrame:
+    """A frame without a mask (allowed only on request): every pixel void, so its rays train RGB only."""
+    width, height = image_size
+    return DecodedFrame(
+        segment_index=np.zeros((height, width), dtype=np.int16),
+        segment_ids=np.array([VOID_ID], dtype=np.int64),
+        classes=np.array([IGNORE], dtype=np.int16),
+        instances=np.array([IGNORE], dtype=np.int16),
+        scores=np.zeros(1, dtype=np.float32),
+        confidence=np.zeros((height, width), dtype=np.float16),
+    )
+
+
 def _fit_to_image(
     layer: np.ndarray, image_size: Tuple[int, int], path: Path, what: str, allow_downscaled: bool
 ) -> np.ndarray:
     width, height = image_size
     layer_h, layer_w = layer.shape[:2]
+    _check_size((layer_w, layer_h), image_size, path, what, allow_downscaled)
     if (layer_w, layer_h) == (width, height):
         return layer
+    return _nearest_resize(layer, width, height)
+
+
+def _check_size(
+    layer_size: Tuple[int, int], image_size: Tuple[int, int], path: Path, what: str, allow_downscaled: bool
+) -> None:
+    """The image's size, or (if allowed) an integer multiple of it; anything else is an error naming the file."""
+    (layer_w, layer_h), (width, height) = layer_size, image_size
+    if (layer_w, layer_h) == (width, height):
+        return
     factor_w, factor_h = layer_w / width, layer_h / height
     if allow_downscaled and factor_w == factor_h and factor_w > 1 and factor_w.is_integer():
-        return _nearest_resize(layer, width, height)
+        return
     raise PanopticFormatError(
         path, f"{what} is {layer_w}x{layer_h} but its image is {width}x{height} (size mismatch with the image)"
     )

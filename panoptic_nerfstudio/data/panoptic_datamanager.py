@@ -4,12 +4,21 @@ Replaces nerfstudio's image cache + pixel sampler for training and for the eval
 loss batches (which would keep a float32 copy of every image and re-collate per
 step); full-image evaluation still goes through nerfstudio's eval dataloaders, so
 ``ns-eval`` and the trainer's image metrics work unchanged.
+
+The datamanager also carries, in the checkpoint, the state of the random streams
+that draw the rays (and nerfacto's sample jitter, which shares torch's global
+stream): nerfstudio reseeds at start-up, so without it a run resumed with
+``--load-dir`` would redraw the batches of steps 0, 1, ... instead of continuing.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
-from typing import Dict, Tuple, Type
+from typing import Any, Dict, Tuple, Type
+
+import numpy as np
+import torch
 
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
@@ -28,12 +37,33 @@ class PanopticDataManagerConfig(VanillaDataManagerConfig):
     dataparser: PanopticDataParserConfig = field(default_factory=PanopticDataParserConfig)
     ray_sampler: SegmentRaySamplerConfig = field(default_factory=SegmentRaySamplerConfig)
     """How rays are grouped into images and 2D segments."""
+    allow_missing_masks: bool = False
+    """Train frames that have no panoptic mask on RGB only (their rays carry no labels). Off: a missing mask
+    stops the run before training, naming the frames."""
 
 
 class PanopticDataManager(VanillaDataManager[PanopticDataset]):
     config: PanopticDataManagerConfig
     train_dataset: PanopticDataset
     eval_dataset: PanopticDataset
+
+    def __init__(self, config: PanopticDataManagerConfig, *args: Any, **kwargs: Any):
+        config.dataparser.allow_missing_masks = config.allow_missing_masks
+        super().__init__(config, *args, **kwargs)
+        self._warn_about_frames_without_masks()
+
+    def _warn_about_frames_without_masks(self) -> None:
+        """Once per run, for both splits together: how many frames train on RGB only, and which."""
+        datasets = (self.train_dataset, self.eval_dataset)
+        names = sorted({name for dataset in datasets for name in dataset.frames_without_masks})
+        if names:  # a set: with eval-mode "all" the two splits hold the same frames
+            total = len({name for dataset in datasets for name in dataset.image_filenames})
+            shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+            CONSOLE.print(
+                f"[bold yellow]Warning: {len(names)} of {total} frames have no panoptic mask and train on RGB only "
+                f"(--pipeline.datamanager.allow-missing-masks): {shown}",
+                soft_wrap=True,
+            )
 
     def setup_train(self) -> None:
         CONSOLE.print("Setting up training dataset...")
@@ -75,3 +105,47 @@ class PanopticDataManager(VanillaDataManager[PanopticDataset]):
     def get_eval_rays_per_batch(self) -> int:
         return self.eval_ray_sampler.rays_per_batch(self.config.eval_num_rays_per_batch)
 
+    # ------------------------------------------------------------------ resuming
+
+    def get_extra_state(self) -> Dict[str, Any]:
+        """Saved with the pipeline's state dict in every checkpoint (only tensors, ints and tuples: weights_only)."""
+        return random_state()
+
+    def set_extra_state(self, state: Any) -> None:
+        """Continue the saved random streams, but only when training: loading a checkpoint to evaluate or render
+        leaves the process's streams alone."""
+        if self.test_mode == "val" and isinstance(state, dict):
+            restore_random_state(state)
+
+
+def random_state() -> Dict[str, Any]:
+    """Every random stream training draws from: torch (CPU and CUDA), numpy's global and Python's ``random``."""
+    numpy_state = np.random.get_state(legacy=False)
+    state: Dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy_key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+        "numpy_pos": int(numpy_state["state"]["pos"]),
+        "numpy_gauss": (int(numpy_state["has_gauss"]), float(numpy_state["gauss"])),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_random_state(state: Dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    has_gauss, gauss = state["numpy_gauss"]
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": state["numpy_key"].numpy().astype(np.uint32), "pos": state["numpy_pos"]},
+            "has_gauss": has_gauss,
+            "gauss": gauss,
+        }
+    )
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)

@@ -16,9 +16,9 @@ from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 from nerfstudio.data.datasets.base_dataset import InputDataset
 from rich.progress import Progress
 
-from panoptic_nerfstudio.data.frame_decoding import DecodedFrame, decode_frame
+from panoptic_nerfstudio.data.frame_decoding import DecodedFrame, decode_frame, unlabelled_frame
 from panoptic_nerfstudio.data.panoptic_dataparser import PANOPTIC_METADATA_KEY, PanopticSplit
-from panoptic_nerfstudio.data.panoptic_format import ClassTable
+from panoptic_nerfstudio.data.panoptic_format import ClassTable, PanopticFormatError, checked_image_size
 from panoptic_nerfstudio.data.ray_store import RayStore, build_ray_store
 
 
@@ -30,6 +30,11 @@ class PanopticDataset(InputDataset):
             raise ValueError("PanopticDataset needs dataparser outputs from the panoptic-data dataparser")
         self.panoptic: PanopticSplit = split
         self._store: Optional[RayStore] = None
+
+    @property
+    def frames_without_masks(self) -> List[str]:
+        """Image names of the frames that have no panoptic mask (empty unless missing masks are allowed)."""
+        return [layers.image.name for layers in self.panoptic.layers if layers.panoptic is None]
 
     @property
     def classes(self) -> ClassTable:
@@ -47,13 +52,25 @@ class PanopticDataset(InputDataset):
         with Progress(transient=True) as progress:
             task = progress.add_task("Decoding images and panoptic masks", total=len(self))
             for index, layers in enumerate(self.panoptic.layers):
-                image = self.get_numpy_image(index)
+                image = self._checked_numpy_image(index)
                 height, width = image.shape[:2]
-                frames.append(decode_frame(layers.panoptic, self.classes, (width, height), layers.confidence))
+                if layers.panoptic is None:  # allowed by --pipeline.datamanager.allow-missing-masks: RGB only
+                    frames.append(unlabelled_frame((width, height)))
+                else:
+                    frames.append(decode_frame(layers.panoptic, self.classes, (width, height), layers.confidence))
                 images.append(image)
                 progress.advance(task)
         self.panoptic.max_things_per_frame = max(frame.num_things for frame in frames)
         return build_ray_store(images, frames)
+
+    def _checked_numpy_image(self, index: int) -> np.ndarray:
+        """nerfstudio's image loading, with our header checks first and its failures named by file."""
+        path = self.image_filenames[index]
+        checked_image_size(path, decode=False)
+        try:
+            return self.get_numpy_image(index)
+        except (OSError, ValueError, SyntaxError, EOFError, AssertionError) as err:
+            raise PanopticFormatError(path, f"unreadable image: {err}") from err
 
     def get_metadata(self, data: Dict) -> Dict[str, torch.Tensor]:
         """Full-image targets for evaluation images, from the store, plus ground-truth classes where there are any."""

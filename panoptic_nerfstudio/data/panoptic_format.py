@@ -27,6 +27,12 @@ VOID_ID = 0
 CONFIDENCE_SCALE = 65535
 """Confidence PNGs store value * 65535 as 16-bit grayscale."""
 
+MAX_IMAGE_PIXELS = 1 << 26
+"""Largest image (width x height, 8192 x 8192) any reader decodes. A header declaring more is refused before a
+single pixel is decoded, so a corrupt header or a decompression bomb cannot exhaust memory."""
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
 
 class PanopticFormatError(ValueError):
     """A panoptic file breaks the format contract. The message names the file."""
@@ -173,8 +179,11 @@ def ids_to_rgb(ids: np.ndarray) -> np.ndarray:
 
 def rgb_to_ids(rgb: np.ndarray) -> np.ndarray:
     """Decode COCO panoptic RGB to segment ids."""
-    rgb = np.asarray(rgb, dtype=np.int64)
-    return rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+    rgb = np.asarray(rgb)
+    ids = rgb[..., 0].astype(np.int64)  # channel by channel: no [H, W, 3] int64 temporary for large masks
+    ids += 256 * rgb[..., 1].astype(np.int64)
+    ids += 65536 * rgb[..., 2].astype(np.int64)
+    return ids
 
 
 def json_path_for(png_path: Path) -> Path:
@@ -219,7 +228,7 @@ def read_panoptic(png_path: Path, json_path: Optional[Path] = None) -> PanopticF
         raise PanopticFormatError(png_path, "missing panoptic mask")
     if not json_path.exists():
         raise PanopticFormatError(json_path, "missing segments_info JSON for panoptic mask")
-    rgb = read_png(png_path, modes=("RGB",), what="panoptic mask")
+    rgb = read_png(png_path, modes=("RGB",), what="panoptic mask", bit_depth=8)
     ids = rgb_to_ids(rgb)
     segments = read_segments_info(json_path)
     known = {s.id for s in segments}
@@ -252,7 +261,7 @@ def write_panoptic(png_path: Path, frame: PanopticFrame, json_path: Optional[Pat
 
 def read_confidence(path: Path) -> np.ndarray:
     """float32 [H, W] in [0, 1] from a 16-bit grayscale PNG."""
-    arr = read_png(Path(path), modes=("I;16", "I;16B", "I;16L", "I"), what="confidence map")
+    arr = read_png(Path(path), modes=("I;16", "I;16B", "I;16L", "I"), what="confidence map", bit_depth=16)
     if arr.min() < 0 or arr.max() > CONFIDENCE_SCALE:
         raise PanopticFormatError(path, "confidence values outside 0..65535")
     return (arr.astype(np.float32) / CONFIDENCE_SCALE).astype(np.float32)
@@ -270,51 +279,132 @@ def write_confidence(path: Path, confidence: np.ndarray) -> None:
 # ----------------------------------------------------------------------------- helpers
 
 
-def read_png(path: Path, modes: Sequence[str], what: str) -> np.ndarray:
-    """Decode an image fully, turning every decoder failure into a PanopticFormatError."""
+@dataclass(frozen=True)
+class PngHeader:
+    """What a PNG's IHDR chunk declares, read without decoding any pixel."""
+
+    width: int
+    height: int
+    bit_depth: int
+    color_type: int
+
+    @property
+    def size(self) -> Tuple[int, int]:
+        return self.width, self.height
+
+
+def read_png_header(path: Path, what: str) -> PngHeader:
+    """The IHDR of a PNG (always its first chunk). Lets callers refuse a wrong size or bit depth up front.
+
+    Pillow silently reduces 16-bit RGB to 8 bits, which would corrupt segment ids, so the bit depth is
+    checked here, from the file itself.
+    """
     path = Path(path)
-    if not path.exists():
-        raise PanopticFormatError(path, f"missing {what}")
     try:
-        with Image.open(path) as img:
-            img.load()
+        with open(path, "rb") as f:
+            head = f.read(26)
+    except FileNotFoundError as err:
+        raise PanopticFormatError(path, f"missing {what}") from err
+    except OSError as err:
+        raise PanopticFormatError(path, f"unreadable {what}: {err}") from err
+    if not head.startswith(PNG_SIGNATURE):
+        if PNG_SIGNATURE.startswith(head):
+            raise PanopticFormatError(path, f"unreadable {what}: empty or truncated file")
+        raise PanopticFormatError(path, f"{what} is not a PNG file")
+    if len(head) < 26 or head[12:16] != b"IHDR":
+        raise PanopticFormatError(path, f"unreadable {what}: truncated or damaged PNG header")
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return PngHeader(width, height, head[24], head[25])
+
+
+def read_png(path: Path, modes: Sequence[str], what: str, bit_depth: int) -> np.ndarray:
+    """Decode a PNG fully, turning every decoder failure into a PanopticFormatError.
+
+    Format, bit depth, mode and size are checked before decoding: a wrong file fails fast and a huge one
+    is never allocated.
+    """
+    path = Path(path)
+    header = read_png_header(path, what)
+    check_pixel_count(path, header.size, what)
+    if header.bit_depth != bit_depth:
+        raise PanopticFormatError(path, f"{what} has {header.bit_depth}-bit channels, expected {bit_depth}-bit")
+    try:
+        with Image.open(path, formats=("PNG",)) as img:
             if img.mode not in modes:
                 raise PanopticFormatError(path, f"{what} has image mode {img.mode}, expected {' or '.join(modes)}")
+            img.load()
             return np.asarray(img)
     except PanopticFormatError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
         raise PanopticFormatError(path, f"unreadable {what}: {err}") from err
 
 
-def checked_image_size(path: Path) -> Tuple[int, int]:
-    """(width, height) of an image, decoding it fully so that truncated files are caught."""
+IMAGE_MODES = ("RGB", "RGBA", "L")
+"""Image modes nerfstudio turns into colours correctly (it would read a palette image's indices as grey)."""
+
+
+def checked_image_size(path: Path, decode: bool = True) -> Tuple[int, int]:
+    """(width, height) of a training image; with ``decode`` it is decoded fully so that truncated files are
+    caught, without it only the header is read (size guard and mode) before nerfstudio decodes the image."""
     path = Path(path)
     if not path.exists():
         raise PanopticFormatError(path, "missing image")
     try:
         with Image.open(path) as img:
-            img.load()
+            check_pixel_count(path, img.size, "image")
+            if img.mode not in IMAGE_MODES:
+                raise PanopticFormatError(path, f"image has mode {img.mode}; expected {', '.join(IMAGE_MODES)}")
+            if decode:
+                img.load()
             return img.size
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+    except PanopticFormatError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
         raise PanopticFormatError(path, f"unreadable image: {err}") from err
 
 
+def check_pixel_count(path: Path, size: Tuple[int, int], what: str) -> None:
+    """Refuse images declaring no pixels or more than MAX_IMAGE_PIXELS (checked from the header)."""
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise PanopticFormatError(path, f"{what} declares an empty size {width}x{height}")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise PanopticFormatError(
+            path,
+            f"{what} declares {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS:,} this reader decodes "
+            "(corrupt header or decompression bomb)",
+        )
+
+
 def _read_json(path: Path):
+    """Strict JSON: no NaN/Infinity literals, no key repeated within an object (which json would silently
+    resolve to the last value). A UTF-8 byte order mark, as some Windows tools write, is accepted."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as err:
         raise PanopticFormatError(path, "missing file") from err
     except (OSError, UnicodeDecodeError) as err:
         raise PanopticFormatError(path, f"unreadable file: {err}") from err
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except (json.JSONDecodeError, ValueError) as err:
         raise PanopticFormatError(path, f"invalid JSON: {err}") from err
+    except RecursionError as err:
+        raise PanopticFormatError(path, "invalid JSON: nested too deeply") from err
 
 
 def _reject_constant(name: str):
     raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def _unique_keys(pairs: List[Tuple[str, object]]) -> Dict[str, object]:
+    obj: Dict[str, object] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        obj[key] = value
+    return obj
 
 
 def _int_field(path: Path, entry: dict, key: str, where: str) -> int:

@@ -50,6 +50,9 @@ def load_transforms(data: Path) -> Tuple[dict, Path]:
     for n, frame in enumerate(meta["frames"]):
         if not isinstance(frame, dict) or not isinstance(frame.get("file_path"), str):
             raise PanopticFormatError(path, f"frames[{n}] needs a string 'file_path'")
+        for layer in (PANOPTIC, CONFIDENCE, GT_PANOPTIC):
+            if frame.get(layer.key) is not None and not isinstance(frame[layer.key], str):
+                raise PanopticFormatError(path, f"frames[{n}] has a non-string '{layer.key}': {frame[layer.key]!r}")
     return meta, path.parent
 
 
