@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny demo scenes written once per test session."""
+"""Shared fixtures: tiny demo scenes written once per test session, and one tiny trained run."""
 
 import shutil
 from pathlib import Path
@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from panoptic_nerfstudio.data.demo_scene import DemoSceneConfig, write_demo_scene
+from tests.console_scripts import run_tool
 
 TINY = DemoSceneConfig(seed=0, width=48, height=36, frames=8, eval_every=4)
 
@@ -23,3 +24,21 @@ def tiny_scene(tiny_scene_master, tmp_path) -> Path:
     out = tmp_path / "scene"
     shutil.copytree(tiny_scene_master, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_trained_config(tmp_path_factory, tiny_scene_master) -> Path:
+    """config.yml of a 40-step ns-train run of the lite preset on the tiny scene, shared by the slow tests
+    of nerfstudio's commands, export and the viewer (training once keeps the suite short)."""
+    out = tmp_path_factory.mktemp("train")
+    run_tool(
+        [
+            "ns-train", "panoptic-lifting-lite", "--data", tiny_scene_master, "--output-dir", out,
+            "--experiment-name", "tiny", "--timestamp", "t", "--max-num-iterations", "40",
+            "--steps-per-save", "40", "--viewer.quit-on-train-completion", "True",
+            "--pipeline.datamanager.train-num-rays-per-batch", "256",
+        ]
+    )
+    config = out / "tiny" / "panoptic-lifting-lite" / "t" / "config.yml"
+    assert config.exists()
+    return config

@@ -9,33 +9,16 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
-BIN = Path(sys.executable).parent
+from tests.console_scripts import BIN
+from tests.console_scripts import run_tool as _run
+
 pytestmark = pytest.mark.slow
 
 
-def _run(args, timeout=600):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run([str(BIN / args[0]), *map(str, args[1:])], capture_output=True, text=True, timeout=timeout, env=env)
-    assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_scene_master):
-    out = tmp_path_factory.mktemp("train")
-    _run(
-        [
-            "ns-train", "panoptic-lifting-lite", "--data", tiny_scene_master, "--output-dir", out,
-            "--experiment-name", "tiny", "--timestamp", "t", "--max-num-iterations", "40",
-            "--steps-per-save", "40", "--viewer.quit-on-train-completion", "True",
-            "--pipeline.datamanager.train-num-rays-per-batch", "256",
-        ]
-    )
-    config = out / "tiny" / "panoptic-lifting-lite" / "t" / "config.yml"
-    assert config.exists()
-    return config
+def trained(tiny_trained_config):
+    return tiny_trained_config
 
 
 def test_checkpoint_loads_with_weights_only(trained):
@@ -102,3 +85,45 @@ def test_ns_viewer_loads_the_checkpoint(trained):
     text = "".join(seen)
     assert "Done loading checkpoint" in text, text[-3000:]
     assert "Traceback" not in text
+
+
+def _render_dataset(config, out):
+    _run(["ns-render", "dataset", "--load-config", config, "--output-path", out, "--split", "test",
+          "--image-format", "png", "--rendered-output-names", "instance_colormap", "raw-instance_id", "raw-class_id"])
+    return out / "test"
+
+
+def _id_map(path):
+    import gzip
+
+    import numpy as np
+
+    with gzip.open(path, "rb") as f:
+        return np.load(f)[..., 0].round().astype(np.int64)
+
+
+def test_ns_render_raw_id_maps_and_instance_colors_stable_across_commands(trained, tiny_scene_master, tmp_path):
+    """raw-class_id / raw-instance_id are the id maps; an instance's color is a function of its 3D id alone,
+    the same in every frame and in two separate ns-render runs."""
+    import imageio.v3 as iio
+    import numpy as np
+    import torch
+
+    from panoptic_nerfstudio.data.panoptic_format import read_classes
+    from panoptic_nerfstudio.model.panoptic_colors import instance_palette
+
+    first, second = _render_dataset(trained, tmp_path / "a"), _render_dataset(trained, tmp_path / "b")
+    category_ids = {c.id for c in read_classes(tiny_scene_master / "panoptic_classes.json").categories}
+    images = sorted((first / "instance_colormap").rglob("*.png"))
+    assert images, "no instance_colormap frames written"
+    for image in images:
+        relative = image.relative_to(first / "instance_colormap")
+        colors = iio.imread(image)[..., :3].astype(np.int64)
+        assert np.array_equal(colors, iio.imread(second / "instance_colormap" / relative)[..., :3])
+        instance = _id_map((first / "raw-instance_id" / relative).with_suffix(".npy.gz"))
+        assert instance.shape == colors.shape[:2] and instance.min() >= 0
+        classes = _id_map((first / "raw-class_id" / relative).with_suffix(".npy.gz"))
+        assert classes.shape == instance.shape and set(np.unique(classes).tolist()) <= category_ids
+        expected = (instance_palette(torch.from_numpy(instance)).numpy() * 255).round()
+        expected[instance == 0] = 0
+        assert np.abs(colors - expected).max() <= 1  # 8-bit rounding only

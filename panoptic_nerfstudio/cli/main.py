@@ -8,14 +8,20 @@ from typing import Union
 import tyro
 from typing_extensions import Annotated
 
+from panoptic_nerfstudio.cli.convert_command import Convert
 from panoptic_nerfstudio.cli.demo_data_command import DemoData
 from panoptic_nerfstudio.cli.eval_command import Eval
+from panoptic_nerfstudio.cli.export_command import Export
+from panoptic_nerfstudio.cli.segment_command import Segment
 from panoptic_nerfstudio.cli.validate_command import Validate
 
 Commands = Union[
     Annotated[DemoData, tyro.conf.subcommand(name="demo-data")],
+    Annotated[Segment, tyro.conf.subcommand(name="segment")],
     Annotated[Validate, tyro.conf.subcommand(name="validate")],
     Annotated[Eval, tyro.conf.subcommand(name="eval")],
+    Export,
+    Annotated[Convert, tyro.conf.subcommand(name="convert")],
 ]
 
 

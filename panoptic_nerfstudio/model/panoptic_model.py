@@ -52,6 +52,7 @@ from panoptic_nerfstudio.model.panoptic_inference import (
     resolve_instances,
 )
 from panoptic_nerfstudio.model.segmentation_losses import consistency_loss, semantic_loss, weighted_nll
+from panoptic_nerfstudio.model.viewer_click import PanopticClickControl
 
 
 @dataclass
@@ -107,6 +108,8 @@ class PanopticLiftingModel(NerfactoModel):
         self.classes = split.classes
         self.register_buffer("thing_mask", torch.from_numpy(self.classes.thing_mask), persistent=False)
         self.register_buffer("class_colors", torch.from_numpy(self.classes.colors), persistent=False)
+        category_ids = torch.tensor([c.id for c in self.classes.categories], dtype=torch.long)
+        self.register_buffer("category_ids", category_ids, persistent=False)
         # Saved with the checkpoint, so that every tool that loads it post-processes instances alike.
         instance_classes = torch.full((self.config.num_instance_slots + 1,), KEEP_CLASS, dtype=torch.long)
         self.register_buffer("instance_classes", instance_classes)
@@ -135,6 +138,8 @@ class PanopticLiftingModel(NerfactoModel):
         self.viewer_instance_colors: ViewerDropdown = ViewerDropdown(
             "Instance colors", "distinct", ["distinct", "class-tinted"], hint="Color scheme of 3D instances"
         )
+        self.viewer_click = PanopticClickControl(self)  # the viewer shows elements held by the model itself:
+        self.viewer_identify_on_click, self.viewer_under_cursor = self.viewer_click.toggle, self.viewer_click.report
 
     def _warn_if_too_few_slots(self, split: PanopticSplit) -> None:
         most = split.max_things_per_frame
@@ -143,6 +148,16 @@ class PanopticLiftingModel(NerfactoModel):
                 f"[bold yellow]Warning: a training frame has {most} thing segments but the model has only "
                 f"{self.config.num_instance_slots} instance slots; raise --pipeline.model.num-instance-slots."
             )
+
+    def get_extra_state(self) -> Dict[str, int]:
+        """nerfacto's proposal-update counters, which its state dict leaves out: a run resumed without them would
+        update the proposal networks on other steps than an uninterrupted one (and so train differently)."""
+        sampler = self.proposal_sampler
+        return {"proposal_step": sampler._step, "steps_since_update": sampler._steps_since_update}
+
+    def set_extra_state(self, state: Dict[str, int]) -> None:
+        self.proposal_sampler._step = int(state["proposal_step"])
+        self.proposal_sampler._steps_since_update = int(state["steps_since_update"])
 
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
         groups = super().get_param_groups()
@@ -250,8 +265,9 @@ class PanopticLiftingModel(NerfactoModel):
                 show_things=bool(self.viewer_show_things.value),
             ),
             "confidence": pred.confidence[..., None],
-            "raw-semantics": pred.semantics[..., None].float(),
-            "raw-instance": pred.instance[..., None].float(),
+            # Id maps; `ns-render dataset --rendered-output-names raw-class_id raw-instance_id` saves them unchanged.
+            "class_id": self.category_ids[pred.semantics][..., None].float(),
+            "instance_id": pred.instance[..., None].float(),
         }
 
     # ------------------------------------------------------------------ losses and metrics

@@ -89,4 +89,4 @@ def test_calibration_sets_the_checkpointed_mask_used_by_viewer_outputs():
     outputs = model.get_outputs_for_camera_ray_bundle(bundle)
     raw = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask)
     assert bool((raw.instance > 0).any()) and dropped > 0  # chair wins everywhere
-    assert (outputs["raw-instance"] == 0).all()
+    assert (outputs["instance_id"] == 0).all()
