@@ -13,7 +13,7 @@ from typing import Dict, List, Tuple
 import torch
 
 from panoptic_nerfstudio.data.demo_scene import DemoSceneConfig, write_demo_scene
-from panoptic_nerfstudio.method_configs import panoptic_lifting_lite_config
+from tests.training_steps import lite_pipeline, train_steps
 
 CONFIG = "DemoSceneConfig(seed=5, width=40, height=30, frames=5, eval_every=4)"
 """Evaluated here (DemoSceneConfig is imported for it) and in the child process."""
@@ -42,22 +42,8 @@ def test_demo_scene_is_identical_in_another_process(tmp_path):
 
 def _train(scene: Path, steps: int) -> Tuple[List[Dict[str, float]], Dict[str, torch.Tensor]]:
     torch.manual_seed(3)
-    config = panoptic_lifting_lite_config()
-    config.pipeline.datamanager.data = scene
-    config.pipeline.datamanager.train_num_rays_per_batch = 256
-    config.pipeline.model.instance_loss_start_step = 0
-    config.pipeline.model.consistency_loss_start_step = 0
-    pipeline = config.pipeline.setup(device="cpu", test_mode="val")
-    pipeline.train()
-    optimizer = torch.optim.Adam(pipeline.parameters(), lr=1e-2, eps=1e-15)
-    history = []
-    for step in range(steps):
-        pipeline.model.train_step = step
-        _, losses, _ = pipeline.get_train_loss_dict(step)
-        optimizer.zero_grad()
-        sum(losses.values()).backward()
-        optimizer.step()
-        history.append({key: float(value) for key, value in losses.items()})
+    pipeline = lite_pipeline(scene, rays_per_batch=256)
+    history = [{key: float(value) for key, value in losses.items()} for losses in train_steps(pipeline, steps)]
     weights = {key: value.clone() for key, value in pipeline.state_dict().items() if isinstance(value, torch.Tensor)}
     return history, weights
 

@@ -18,11 +18,11 @@ from panoptic_nerfstudio.data.panoptic_dataparser import load_class_table
 from panoptic_nerfstudio.data.panoptic_format import PanopticFrame, read_panoptic, write_panoptic
 from panoptic_nerfstudio.data.ray_store import build_ray_store
 from panoptic_nerfstudio.data.segment_ray_sampler import SegmentRaySampler, SegmentRaySamplerConfig
-from panoptic_nerfstudio.method_configs import panoptic_lifting_lite_config
 from panoptic_nerfstudio.model.instance_loss import instance_loss
 from panoptic_nerfstudio.model.panoptic_heads import render_distribution
 from panoptic_nerfstudio.model.segmentation_losses import consistency_loss, semantic_loss
 from tests.model.conftest import CLASSES, make_model, make_rays
+from tests.training_steps import lite_pipeline, train_steps
 
 N = 64
 STUFF, THING = CLASSES.index_of(1), CLASSES.index_of(5)
@@ -175,20 +175,11 @@ def test_training_steps_on_void_and_stuff_only_frames_stay_finite(tiny_scene):
     paths = sorted((tiny_scene / "panoptic").glob("*.png"))
     _void_everything(paths[1])
     _stuff_only(paths[2])
-    config = panoptic_lifting_lite_config()
-    config.pipeline.datamanager.data = tiny_scene
-    config.pipeline.datamanager.train_num_rays_per_batch = 384
-    config.pipeline.datamanager.ray_sampler.images_per_batch = 6  # all training frames, every step
-    config.pipeline.model.instance_loss_start_step = 0
-    config.pipeline.model.consistency_loss_start_step = 0
-    pipeline = config.pipeline.setup(device="cpu", test_mode="val")
-    pipeline.train()
-    optimizer = torch.optim.Adam(pipeline.parameters(), lr=1e-2, eps=1e-15)
-    for step in range(4):
-        pipeline.model.train_step = step
-        _, losses, metrics = pipeline.get_train_loss_dict(step)
+    pipeline = lite_pipeline(tiny_scene, rays_per_batch=384, images_per_batch=6)  # all training frames, every step
+
+    def finite(losses):
         assert all(torch.isfinite(v) for v in losses.values()), losses
-        optimizer.zero_grad()
-        sum(losses.values()).backward()
-        optimizer.step()
+
+    for _ in train_steps(pipeline, 4, check=finite):
+        pass
     assert all(torch.isfinite(p).all() for p in pipeline.parameters())
