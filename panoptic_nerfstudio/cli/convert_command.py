@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import List, Literal, Optional, Tuple
 
 import tyro
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from typing_extensions import Annotated
 
 from nerfstudio.utils.rich_utils import CONSOLE
 
+from panoptic_nerfstudio.cli.progress import frames_progress
 from panoptic_nerfstudio.convert.authors_scene_import import (
     AuthorsImportConfig,
     AuthorsImportSummary,
@@ -64,14 +64,7 @@ class Convert:
         jobs = self._jobs(scenes)
         summaries: List[AuthorsImportSummary] = []
         failures: List[Tuple[Path, str]] = []
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=CONSOLE,
-        ) as progress:
+        with frames_progress() as progress:
             for src, out in jobs:
                 task = progress.add_task(f"{src.name}", total=None)
                 try:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import List, Literal, Optional, Tuple
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from nerfstudio.utils.rich_utils import CONSOLE
 
+from panoptic_nerfstudio.cli.progress import frames_progress
 from panoptic_nerfstudio.data.panoptic_format import PanopticFormatError
 from panoptic_nerfstudio.data.validation import validate_scene
 from panoptic_nerfstudio.segmentation.backend import BackendUnavailableError, PanopticThresholds, SegmentationBackend
@@ -99,7 +99,7 @@ class Segment:
 
         stats = SegmentationStats()
         start = time.perf_counter()
-        with progress_bar() as progress:
+        with frames_progress() as progress:
             task = progress.add_task(f"Segmenting ({len(views)} view(s) per image)", total=len(pending))
             for first in range(0, len(pending), self.batch_size):
                 batch = pending[first : first + self.batch_size]
@@ -142,18 +142,6 @@ def resolve_device(choice: str) -> str:
     if choice == "cuda" and not torch.cuda.is_available():
         raise BackendUnavailableError(f"--device cuda, but torch {torch.__version__} sees no CUDA device")
     return choice
-
-
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=CONSOLE,
-    )
 
 
 @dataclass

@@ -18,7 +18,6 @@ import torch
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 
-from panoptic_nerfstudio.model.panoptic_inference import infer_panoptic
 from panoptic_nerfstudio.model.panoptic_model import PanopticLiftingModel
 
 
@@ -77,17 +76,16 @@ def view_points(
         chosen = torch.randperm(len(ray_bundle), generator=generator)[:max_rays].sort().values
         ray_bundle = ray_bundle[chosen.to(ray_bundle.origins.device)]
     ray_bundle = ray_bundle.reshape((len(ray_bundle), 1))  # the full-image renderer wants [H, W] rays
-    outputs = model.get_outputs_for_camera_ray_bundle(ray_bundle)
-    prediction = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask, model.instance_classes)
+    outputs = model.get_outputs_for_camera_ray_bundle(ray_bundle)  # labeled by the model's inference rule
     positions = ray_bundle.origins + ray_bundle.directions * outputs["depth"]
     keep = (outputs["accumulation"][..., 0] >= min_accumulation).cpu().numpy().reshape(-1)
     colors = (outputs["rgb"].clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
     points = LabeledPoints(
         positions=positions.reshape(-1, 3).float().cpu().numpy(),
         colors=colors.reshape(-1, 3).cpu().numpy(),
-        class_ids=model.category_ids[prediction.semantics.reshape(-1)].to(torch.int32).cpu().numpy(),
-        instance_ids=prediction.instance.reshape(-1).to(torch.int32).cpu().numpy(),
-        confidence=prediction.confidence.reshape(-1).float().cpu().numpy(),
+        class_ids=outputs["class_id"].reshape(-1).round().to(torch.int32).cpu().numpy(),
+        instance_ids=outputs["instance_id"].reshape(-1).round().to(torch.int32).cpu().numpy(),
+        confidence=outputs["confidence"].reshape(-1).float().cpu().numpy(),
     )
     return points.select(keep)
 

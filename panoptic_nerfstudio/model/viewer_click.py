@@ -25,7 +25,7 @@ from nerfstudio.utils.rich_utils import CONSOLE
 from nerfstudio.viewer.viewer_elements import ViewerCheckbox, ViewerClick, ViewerControl, ViewerText
 
 from panoptic_nerfstudio.data.panoptic_format import Category
-from panoptic_nerfstudio.model.panoptic_inference import STUFF_INSTANCE, infer_panoptic
+from panoptic_nerfstudio.model.panoptic_inference import STUFF_INSTANCE
 
 if TYPE_CHECKING:
     from panoptic_nerfstudio.model.panoptic_model import PanopticLiftingModel
@@ -76,16 +76,15 @@ def click_ray(click: ViewerClick, device: torch.device | str = "cpu") -> RayBund
 def identify_click(model: "PanopticLiftingModel", click: ViewerClick, min_accumulation: float = 0.5) -> ClickReport:
     """Render the clicked ray and label it with the model's inference rule and instance table."""
     bundle = click_ray(click, model.device)
-    outputs = model.get_outputs_for_camera_ray_bundle(bundle)
-    prediction = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask, model.instance_classes)
+    outputs = model.get_outputs_for_camera_ray_bundle(bundle)  # labeled by the model's inference rule
     depth = float(outputs["depth"].reshape(-1)[0])
     accumulation = float(outputs["accumulation"].reshape(-1)[0])
     position = (bundle.origins + bundle.directions * depth).reshape(3).tolist()
     hit = accumulation >= min_accumulation
     return ClickReport(
-        category=model.classes.categories[int(prediction.semantics.reshape(-1)[0])] if hit else None,
-        instance_id=int(prediction.instance.reshape(-1)[0]) if hit else STUFF_INSTANCE,
-        confidence=float(prediction.confidence.reshape(-1)[0]),
+        category=model.classes.by_id(round(float(outputs["class_id"].reshape(-1)[0]))) if hit else None,
+        instance_id=round(float(outputs["instance_id"].reshape(-1)[0])) if hit else STUFF_INSTANCE,
+        confidence=float(outputs["confidence"].reshape(-1)[0]),
         depth=depth,
         position=(position[0], position[1], position[2]),
         accumulation=accumulation,
