@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from panoptic_nerfstudio.cli.demo_data_command import parse_size
-from panoptic_nerfstudio.data.demo_scene import DemoSceneConfig, write_demo_scene
+from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from panoptic_nerfstudio.data.panoptic_datamanager import PanopticDataManagerConfig
 from panoptic_nerfstudio.data.panoptic_dataparser import PanopticDataParserConfig
 from panoptic_nerfstudio.data.ray_store import RayStore

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Tuple
 from rich.console import Console
 from rich.table import Table
 
-from panoptic_nerfstudio.data.demo_scene import DemoSceneConfig, write_demo_scene
+from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 
 ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "full method": (),

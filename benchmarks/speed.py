@@ -32,9 +32,9 @@ from nerfstudio.models.nerfacto import NerfactoModelConfig
 from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 
 from panoptic_nerfstudio.compat import without_lpips
-from panoptic_nerfstudio.data.demo_scene import DemoSceneConfig, write_demo_scene
+from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from panoptic_nerfstudio.method_configs import panoptic_lifting_lite_config
-from panoptic_nerfstudio.model.fast_hash_encoding import accelerate_torch_hash_encodings
+from panoptic_nerfstudio.fields.fast_hash_encoding import accelerate_torch_hash_encodings
 
 RAYS = 1024
 
@@ -129,7 +129,7 @@ def main() -> None:
         stock = NerfactoModelConfig(implementation="torch", camera_optimizer=panoptic_lifting_lite_config().pipeline.model.camera_optimizer)
         lite = panoptic_lifting_lite_config().pipeline.model
         backbone = panoptic_lifting_lite_config().pipeline.model
-        backbone.head_features = "backbone"
+        backbone.heads.features = "backbone"
         trainees = [
             Trainee("nerfacto (stock, torch grid)", stock, scene, accelerate=False),
             Trainee("lite backbone, RGB only", lite_backbone_as_nerfacto(), scene),

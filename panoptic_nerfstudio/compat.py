@@ -8,17 +8,22 @@
    float dtypes it needs; ``weights_only`` stays on for everything else.
 
 2. LPIPS. nerfacto's ``populate_modules`` constructs torchmetrics' LPIPS metric,
-   which downloads AlexNet weights at construction time and so fails offline. Our
-   model does not report LPIPS; :func:`without_lpips` lets it reuse nerfacto's
-   module setup without constructing that metric.
+   which downloads AlexNet weights at construction time and so fails offline.
+   :func:`without_lpips` lets our model reuse nerfacto's module setup without
+   constructing it; :func:`cached_lpips` builds the metric only where torch's local
+   cache already holds the weights (never downloading).
 
 3. Videos. ``ns-render`` needs an ``ffmpeg`` executable; see :func:`use_bundled_ffmpeg`.
+
+Nothing here runs on ``import panoptic_nerfstudio``: the model calls these when it is
+built, which nerfstudio does before it loads a checkpoint or renders.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
@@ -51,6 +56,25 @@ def without_lpips() -> Iterator[None]:
         lpip_module.LearnedPerceptualImagePatchSimilarity = original
 
 
+ALEXNET_WEIGHTS = "alexnet-owt-7be5be79.pth"
+"""File name of torchvision's AlexNet weights (``AlexNet_Weights.DEFAULT``), the backbone of nerfacto's LPIPS."""
+
+
+def lpips_weights_path() -> Path:
+    """Where torch's hub cache keeps the AlexNet weights LPIPS needs (``$TORCH_HOME/hub/checkpoints``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_WEIGHTS
+
+
+def cached_lpips() -> Optional[Any]:
+    """nerfacto's LPIPS metric (torchmetrics, AlexNet, normalized inputs) when its weights are in torch's local
+    cache; None otherwise, without any download attempt."""
+    if not lpips_weights_path().is_file():
+        return None
+    from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
+
+    return LearnedPerceptualImagePatchSimilarity(normalize=True)
+
+
 def use_bundled_ffmpeg() -> None:
     """Make an ``ffmpeg`` executable findable when the system has none.
 
@@ -61,7 +85,6 @@ def use_bundled_ffmpeg() -> None:
     """
     import os
     import shutil
-    from pathlib import Path
 
     if shutil.which("ffmpeg") is not None:
         return

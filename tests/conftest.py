@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from panoptic_nerfstudio.data.demo_scene import DemoSceneConfig, write_demo_scene
+from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from tests.console_scripts import run_tool
 
 TINY = DemoSceneConfig(seed=0, width=48, height=36, frames=8, eval_every=4)

@@ -12,7 +12,7 @@ from typing import Dict, List, Tuple
 
 import torch
 
-from panoptic_nerfstudio.data.demo_scene import DemoSceneConfig, write_demo_scene
+from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from tests.training_steps import lite_pipeline, train_steps
 
 CONFIG = "DemoSceneConfig(seed=5, width=40, height=30, frames=5, eval_every=4)"
@@ -29,7 +29,7 @@ def test_demo_scene_is_identical_in_another_process(tmp_path):
     write_demo_scene(here, eval(CONFIG))
     there = tmp_path / "there"
     code = (
-        "from panoptic_nerfstudio.data.demo_scene import DemoSceneConfig, write_demo_scene; "
+        "from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene; "
         f"write_demo_scene({str(there)!r}, {CONFIG})"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

@@ -110,7 +110,7 @@ def test_ns_render_raw_id_maps_and_instance_colors_stable_across_commands(traine
     import torch
 
     from panoptic_nerfstudio.data.panoptic_format import read_classes
-    from panoptic_nerfstudio.model.panoptic_colors import instance_palette
+    from panoptic_nerfstudio.utils.panoptic_colors import instance_palette
 
     first, second = _render_dataset(trained, tmp_path / "a"), _render_dataset(trained, tmp_path / "b")
     category_ids = {c.id for c in read_classes(tiny_scene_master / "panoptic_classes.json").categories}

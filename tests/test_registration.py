@@ -22,6 +22,11 @@ def test_ns_train_help_lists_our_methods_and_options():
     assert options.returncode == 0
     assert "--pipeline.model.num-instance-slots" in options.stdout
     assert "--pipeline.datamanager.ray-sampler.rays-per-segment" in options.stdout
+    assert "--pipeline.model.heads.num-levels" in options.stdout  # the heads' own nested config
+    # nerfstudio's image-cache and pixel-sampler options do nothing here, so the manual does not offer them
+    for hidden in ("--pipeline.datamanager.pixel-sampler", "--pipeline.datamanager.patch-size",
+                   "--pipeline.datamanager.train-num-images-to-sample-from"):  # fmt: skip
+        assert hidden not in options.stdout
 
 
 def test_method_configs_build_fresh_nested_defaults():

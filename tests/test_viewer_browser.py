@@ -28,7 +28,7 @@ from PIL import Image
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from panoptic_nerfstudio.data.panoptic_format import read_classes
-from panoptic_nerfstudio.model.panoptic_colors import instance_palette
+from panoptic_nerfstudio.utils.panoptic_colors import instance_palette
 from tests.browser import CHROMIUM, CHROMIUM_FLAGS, ensure_chromium
 from tests.console_scripts import BIN
 

@@ -17,7 +17,8 @@ from typing_extensions import Annotated
 
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from panoptic_nerfstudio.cli.progress import frames_progress
+from panoptic_nerfstudio.cli.command_errors import report_error
+from panoptic_nerfstudio.utils.progress import frames_progress
 from panoptic_nerfstudio.convert.authors_scene_import import (
     AuthorsImportConfig,
     AuthorsImportSummary,
@@ -59,8 +60,7 @@ class Convert:
             config.check()
             scenes = find_authors_scenes(self.src_scene)
         except ValueError as err:
-            CONSOLE.print(f"[bold red]error[/bold red] {err}", soft_wrap=True)
-            return 1
+            return report_error(err)
         jobs = self._jobs(scenes)
         summaries: List[AuthorsImportSummary] = []
         failures: List[Tuple[Path, str]] = []

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from panoptic_nerfstudio.data.demo_scene import DemoSceneConfig, write_demo_scene
+from panoptic_nerfstudio.demo_scene import CameraChoice, DemoSceneConfig, LayoutName, write_demo_scene
 
 
 @dataclass
@@ -25,10 +25,24 @@ class DemoData:
     frames: int = DemoSceneConfig.frames
     noise: float = DemoSceneConfig.noise
     """Scales every simulated 2D-network defect; 0 gives masks equal to ground truth up to per-frame ids."""
+    layout: LayoutName = "default"
+    """Room: default (the one the method was tuned on), crowded (touching same-class instances) or thin
+    (poles, thin legs, picture frames, baseboards, a low ceiling)."""
+    cameras: CameraChoice = "layout"
+    """Camera path: orbit, tour (orbit plus close-ups and views looking up), or layout: the layout's own
+    (orbit for default, tour for the others)."""
 
     def main(self) -> int:
         width, height = parse_size(self.size)
-        config = DemoSceneConfig(seed=self.seed, width=width, height=height, frames=self.frames, noise=self.noise)
+        config = DemoSceneConfig(
+            seed=self.seed,
+            width=width,
+            height=height,
+            frames=self.frames,
+            noise=self.noise,
+            layout=self.layout,
+            cameras=self.cameras,
+        )
         summary = write_demo_scene(self.out, config)
         table = Table(title=f"Demo scene {self.out}")
         table.add_column("item")

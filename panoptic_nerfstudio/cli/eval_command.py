@@ -9,11 +9,11 @@ from typing import Dict
 
 from rich.table import Table
 
-from nerfstudio.utils.eval_utils import eval_setup
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from panoptic_nerfstudio.data.panoptic_format import PanopticFrame, SegmentInfo, write_panoptic
-from panoptic_nerfstudio.evaluation.panoptic_quality import PanopticFrameLabels
+from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
+from panoptic_nerfstudio.data.panoptic_format import write_panoptic
+from panoptic_nerfstudio.evaluation.prediction_encoding import prediction_to_frame
 from panoptic_nerfstudio.evaluation.scene_evaluation import SceneEvaluation, evaluate_scene
 
 
@@ -24,12 +24,10 @@ class Eval:
     load_config: Path
     """config.yml of a panoptic-lifting training run."""
     output_dir: Path = Path("panoptic_eval")
+    """Where metrics.json and the predictions (pred/<stem>.png and .json, docs/format.md) are written."""
 
     def main(self) -> int:
-        _, pipeline, checkpoint, _ = eval_setup(self.load_config, test_mode="test")
-        model = pipeline.model
-        if not hasattr(model, "thing_mask"):
-            raise SystemExit(f"{self.load_config} is not a panoptic-lifting model")
+        _, pipeline, model, checkpoint = load_panoptic_run(self.load_config, test_mode="test")
         dataset = pipeline.datamanager.eval_dataset
         classes = dataset.classes
         pred_dir = self.output_dir / "pred"
@@ -47,29 +45,12 @@ class Eval:
             CONSOLE.print("[yellow]No gt_panoptic/ for these frames: only RGB metrics and predictions are reported.")
         CONSOLE.print(results_table(evaluation))
         CONSOLE.print(
-            f"{evaluation.dropped_instances} 3D instance(s) under {model.config.min_instance_area:.2%} of the evaluated "
-            "pixels were dropped to their most likely stuff class (--pipeline.model.min-instance-area)."
+            f"Labels use the run's instance table (from the training views, stored in {checkpoint.name}): "
+            f"{evaluation.dropped_instances} 3D instance(s) under {model.config.min_instance_area:.2%} of the pixels "
+            "are dropped to their most likely stuff class (--pipeline.model.min-instance-area)."
         )
         CONSOLE.print(f"Predictions in {pred_dir}, metrics in {self.output_dir / 'metrics.json'}")
         return 0
-
-
-def prediction_to_frame(prediction: PanopticFrameLabels, classes, num_slots: int) -> PanopticFrame:
-    """Encode a prediction with scene-wide ids: a thing keeps its 3D instance id (1..K), stuff gets K + 1 + class index."""
-    dense = {c.id: i for i, c in enumerate(classes.categories)}
-    ids = prediction.instance.clone()
-    segments = []
-    for cid in prediction.category.unique().tolist():
-        category = classes.by_id(cid)
-        on = prediction.category == cid
-        if category.isthing:
-            for iid in prediction.instance[on].unique().tolist():
-                segments.append(SegmentInfo(int(iid), cid, True, 1.0))
-        else:
-            sid = num_slots + 1 + dense[cid]
-            ids[on] = sid
-            segments.append(SegmentInfo(sid, cid, False, 1.0))
-    return PanopticFrame(ids=ids.numpy(), segments=segments)
 
 
 def results_table(evaluation: SceneEvaluation) -> Table:
@@ -86,5 +67,11 @@ def results_table(evaluation: SceneEvaluation) -> Table:
             name, *(f"{v:.1f}" for v in (pq.all.pq, pq.all.sq, pq.all.rq, pq.things.pq, pq.stuff.pq, miou))
         )
     table.caption = f"PSNR {evaluation.psnr:.2f} dB"
+    errors = evaluation.instance_errors
+    if errors is not None:
+        table.caption += (
+            f"; of {errors.objects} ground-truth objects, {errors.merged} merged with another and {errors.split} split "
+            "over several 3D instances"
+        )
     return table
 

@@ -15,11 +15,10 @@ from typing import List, Optional, Tuple, Union
 
 import torch
 import tyro
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from typing_extensions import Annotated
 
-from nerfstudio.utils.rich_utils import CONSOLE, ItersPerSecColumn
+from nerfstudio.utils.rich_utils import CONSOLE
 
 from panoptic_nerfstudio.data.panoptic_format import ClassTable
 from panoptic_nerfstudio.export.instance_export import INSTANCES_JSON, write_instances
@@ -31,20 +30,11 @@ from panoptic_nerfstudio.export.labeled_points import (
     training_views,
     view_points,
 )
-from panoptic_nerfstudio.export.trained_run import TrainedRunError, load_panoptic_run
+from panoptic_nerfstudio.cli.command_errors import report_error
+from panoptic_nerfstudio.cli.trained_run import TrainedRunError, load_panoptic_run
+from panoptic_nerfstudio.utils.progress import frames_progress
 
 POINT_CLOUD_PLY = "point_cloud.ply"
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(show_speed=True),
-        ItersPerSecColumn(suffix="it/s"),
-        TimeRemainingColumn(elapsed_when_finished=True, compact=True),
-        console=CONSOLE,
-    )
 
 
 @dataclass
@@ -72,14 +62,14 @@ class _ExportFromRenders:
         """The cloud, the class table and the header comments that say where it came from."""
         if (self.bounding_box_min is None) != (self.bounding_box_max is None):
             raise TrainedRunError(self.load_config, "give both --bounding-box-min and --bounding-box-max, or neither")
-        _, pipeline, model = load_panoptic_run(self.load_config)
+        _, pipeline, model, _ = load_panoptic_run(self.load_config)
         dataparser_outputs = pipeline.datamanager.train_dataparser_outputs  # type: ignore[attr-defined]
         cameras = dataparser_outputs.cameras
         views = list(training_views(cameras, self.downscale, self.max_views))
         rays_per_view = None if self.num_rays is None else max(1, math.ceil(self.num_rays / len(views)))
         generator = torch.Generator().manual_seed(self.seed)
         parts = []
-        with _progress() as progress:
+        with frames_progress() as progress:
             for camera in progress.track(views, description=":camera: Rendering training views"):
                 parts.append(view_points(model, camera, self.min_accumulation, rays_per_view, generator))
         box = (self.bounding_box_min, self.bounding_box_max) if self.bounding_box_min is not None else None
@@ -96,8 +86,7 @@ class _ExportFromRenders:
         return points, model.classes, comments
 
     def fail(self, error: TrainedRunError) -> int:
-        CONSOLE.print(f"[bold red]Error:[/bold red] {error}", soft_wrap=True)
-        return 2
+        return report_error(error)
 
 
 @dataclass
@@ -128,7 +117,7 @@ class ExportInstances(_ExportFromRenders):
             points, classes, comments = self.labeled_points()
         except TrainedRunError as error:
             return self.fail(error)
-        with _progress() as progress:
+        with frames_progress() as progress:
             result = write_instances(
                 self.output_dir,
                 points,

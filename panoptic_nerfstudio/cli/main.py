@@ -8,12 +8,14 @@ from typing import Union
 import tyro
 from typing_extensions import Annotated
 
+from panoptic_nerfstudio.cli.command_errors import CommandError, report_error
 from panoptic_nerfstudio.cli.convert_command import Convert
 from panoptic_nerfstudio.cli.demo_data_command import DemoData
 from panoptic_nerfstudio.cli.eval_command import Eval
 from panoptic_nerfstudio.cli.export_command import Export
 from panoptic_nerfstudio.cli.segment_command import Segment
 from panoptic_nerfstudio.cli.validate_command import Validate
+from panoptic_nerfstudio.data.panoptic_format import PanopticFormatError
 
 Commands = Union[
     Annotated[DemoData, tyro.conf.subcommand(name="demo-data")],
@@ -27,7 +29,11 @@ Commands = Union[
 
 def entrypoint() -> None:
     command = tyro.cli(Commands)
-    sys.exit(command.main())
+    try:
+        code = command.main()
+    except (CommandError, PanopticFormatError) as error:
+        code = report_error(error)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """``ns-panoptic segment --data SCENE``: 2D panoptic masks for every image of a scene, with Mask2Former.
 
-Writes ``panoptic/``, ``confidence/`` and ``panoptic_classes.json`` (shared/FORMAT.md) where training reads them.
+Writes ``panoptic/``, ``confidence/`` and ``panoptic_classes.json`` (docs/format.md) where training reads them.
 Frames that already have masks are skipped, so an interrupted run continues where it stopped; ``--overwrite``
 regenerates everything (needed when changing the label map).
 """
@@ -17,7 +17,8 @@ from rich.table import Table
 
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from panoptic_nerfstudio.cli.progress import frames_progress
+from panoptic_nerfstudio.cli.command_errors import CommandError, report_error
+from panoptic_nerfstudio.utils.progress import frames_progress
 from panoptic_nerfstudio.data.panoptic_format import PanopticFormatError
 from panoptic_nerfstudio.data.validation import validate_scene
 from panoptic_nerfstudio.segmentation.backend import BackendUnavailableError, PanopticThresholds, SegmentationBackend
@@ -64,12 +65,11 @@ class Segment:
         try:
             return self.run()
         except (PanopticFormatError, BackendUnavailableError, Detectron2OutputError) as err:
-            CONSOLE.print(f"[bold red]error[/bold red] {err}", soft_wrap=True)
-            return 1
+            return report_error(err)
 
     def run(self) -> int:
         if self.batch_size < 1:
-            raise SystemExit("--batch-size must be at least 1")
+            raise CommandError("--batch-size must be at least 1")
         label_map = load_label_map(self.label_map)
         if self.unmapped is not None:
             label_map = label_map.with_unmapped(self.unmapped)

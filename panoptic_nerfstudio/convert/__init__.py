@@ -1,1 +1,1 @@
-"""Importers that turn scenes prepared by other tools into our panoptic scene format (shared/FORMAT.md)."""
+"""Importers that turn scenes prepared by other tools into our panoptic scene format (docs/format.md)."""

@@ -1,6 +1,6 @@
 """Convert one scene from the Panoptic Lifting authors' layout into our panoptic scene format.
 
-What changes on the way (see authors_scene_layout.py for their side, shared/FORMAT.md for ours):
+What changes on the way (see authors_scene_layout.py for their side, docs/format.md for ours):
 
 * Cameras: their poses are OpenCV camera-to-world (x right, y down, z forward);
   nerfstudio's transforms.json wants OpenGL axes (y up, z backward), so the
@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Callable, Dict, List, Literal, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 from PIL import Image
 
 from panoptic_nerfstudio.convert.authors_classes import ClassSetName, authors_class_table, class_set_for_channels
@@ -57,22 +56,16 @@ from panoptic_nerfstudio.convert.authors_scene_layout import (
     read_label_image,
     read_pose,
 )
-from panoptic_nerfstudio.data.panoptic_format import (
-    VOID_ID,
-    ClassTable,
-    PanopticFrame,
-    SegmentInfo,
-    write_classes,
-    write_confidence,
-    write_panoptic,
+from panoptic_nerfstudio.convert.authors_labels import (
+    MAX_GT_INSTANCE,
+    ground_truth_frame,
+    machine_frame,
+    resize_confidence,
+    resize_labels,
+    resize_mask,
 )
+from panoptic_nerfstudio.data.panoptic_format import VOID_ID, ClassTable, write_classes, write_confidence, write_panoptic
 from panoptic_nerfstudio.data.scene_layout import CLASSES_FILENAME, CONFIDENCE, GT_PANOPTIC, PANOPTIC
-
-GT_INSTANCE_STRIDE = 256
-"""Ground-truth ids are ``instance * 256 + class``: readable, and unique for their < 256 classes."""
-
-MAX_GT_INSTANCE = (256**3 - 1) // GT_INSTANCE_STRIDE
-"""Largest ground-truth instance id that still fits a 24-bit segment id."""
 
 IMPORT_MARKER = "panoptic_lifting_import"
 """transforms.json key naming the source and options; marks a folder this importer may replace."""
@@ -166,86 +159,6 @@ def nerfstudio_intrinsics(k: np.ndarray, source_size: Tuple[int, int], output_si
         "p1": 0.0,
         "p2": 0.0,
     }
-
-
-# ----------------------------------------------------------------------------- masks
-
-
-def thing_lookup(classes: ClassTable) -> np.ndarray:
-    """Bool per class index 0..N (index = their class id = our category id; 0 = void, not a thing)."""
-    lut = np.zeros(max(c.id for c in classes.categories) + 1, dtype=bool)
-    for category in classes.categories:
-        lut[category.id] = category.isthing
-    return lut
-
-
-def _segment_keys(semantics: np.ndarray, instance: np.ndarray, things: np.ndarray) -> np.ndarray:
-    """``instance * 256 + class`` for thing pixels, ``class`` for stuff, 0 for void: one key per segment."""
-    return np.where(things[semantics], instance, 0) * GT_INSTANCE_STRIDE + semantics
-
-
-def machine_frame(
-    semantics: np.ndarray,
-    instance: np.ndarray,
-    valid: np.ndarray,
-    confidence: np.ndarray,
-    classes: ClassTable,
-) -> Tuple[PanopticFrame, np.ndarray]:
-    """One frame's Mask2Former class + instance maps as a panoptic mask with per-frame ids 1..n, and its
-    confidence with void set to 0. A thing pixel without an instance joins its class's instance-less segment."""
-    keys = _segment_keys(semantics, instance, thing_lookup(classes))
-    keys[~valid] = VOID_ID
-    unique, inverse = np.unique(keys, return_inverse=True)
-    offset = 0 if unique[0] == VOID_ID else 1  # id of unique[j] is j + offset; void stays 0
-    ids = inverse.reshape(keys.shape) + offset
-    confidence = np.where(ids == VOID_ID, 0.0, confidence).astype(np.float32)
-    counts = np.bincount(ids.ravel())
-    sums = np.bincount(ids.ravel(), weights=confidence.ravel().astype(np.float64))
-    segments = []
-    for j, key in enumerate(unique.tolist()):
-        if key == VOID_ID:
-            continue
-        sid = j + offset
-        category = classes.by_id(key % GT_INSTANCE_STRIDE)
-        score = float(np.clip(sums[sid] / counts[sid], 0.0, 1.0))
-        segments.append(SegmentInfo(sid, category.id, category.isthing, round(score, 6)))
-    return PanopticFrame(ids=ids.astype(np.int64), segments=segments), confidence
-
-
-def ground_truth_frame(semantics: np.ndarray, instance: np.ndarray, classes: ClassTable) -> PanopticFrame:
-    """Ground truth with scene-wide ids: ``instance * 256 + class`` for things, ``class`` for stuff."""
-    ids = _segment_keys(semantics, instance, thing_lookup(classes))
-    segments = []
-    for key in np.unique(ids).tolist():
-        if key == VOID_ID:
-            continue
-        category = classes.by_id(key % GT_INSTANCE_STRIDE)
-        segments.append(SegmentInfo(int(key), category.id, category.isthing, 1.0))
-    return PanopticFrame(ids=ids.astype(np.int64), segments=segments)
-
-
-# ----------------------------------------------------------------------------- resizing
-
-
-def resize_labels(labels: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize to (width, height), as their loader resizes label images."""
-    if labels.shape[::-1] == tuple(size):
-        return labels
-    resized = Image.fromarray(labels.astype(np.int32)).resize(size, Image.NEAREST)  # 32-bit "I" image
-    return np.asarray(resized).astype(np.int64)
-
-
-def resize_mask(mask: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    return resize_labels(mask.astype(np.int64), size).astype(bool)
-
-
-def resize_confidence(confidence: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """Bilinear resize to (width, height), as their loader resizes probability maps."""
-    if confidence.shape[::-1] == tuple(size):
-        return confidence
-    tensor = torch.from_numpy(np.ascontiguousarray(confidence, dtype=np.float32))[None, None]
-    resized = torch.nn.functional.interpolate(tensor, size=(size[1], size[0]), mode="bilinear", align_corners=False)
-    return resized[0, 0].numpy().clip(0.0, 1.0)
 
 
 # ----------------------------------------------------------------------------- frames and splits

@@ -45,6 +45,14 @@ class DecodedFrame:
     def num_things(self) -> int:
         return int((self.instances >= 0).sum())
 
+    def pixel_classes(self) -> np.ndarray:
+        """[H, W] int64 dense class index per pixel; IGNORE on void."""
+        return self.classes.astype(np.int64)[self.segment_index]
+
+    def pixel_thing_ids(self) -> np.ndarray:
+        """[H, W] int64 segment id as written in the file on thing pixels; 0 on stuff and void."""
+        return np.where(self.instances >= 0, self.segment_ids, 0)[self.segment_index]
+
 
 def decode_frame(
     panoptic_path: Path,

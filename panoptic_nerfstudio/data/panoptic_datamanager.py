@@ -14,14 +14,16 @@ stream): nerfstudio reseeds at start-up, so without it a run resumed with
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from typing import Any, Dict, Tuple, Type
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, Optional, Tuple, Type
 
 import numpy as np
 import torch
+import tyro
 
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
+from nerfstudio.data.pixel_samplers import PixelSamplerConfig
 from nerfstudio.data.utils.dataloaders import FixedIndicesEvalDataloader, RandIndicesEvalDataloader
 from nerfstudio.model_components.ray_generators import RayGenerator
 from nerfstudio.utils.rich_utils import CONSOLE
@@ -31,15 +33,37 @@ from panoptic_nerfstudio.data.panoptic_dataset import PanopticDataset
 from panoptic_nerfstudio.data.segment_ray_sampler import SegmentRaySampler, SegmentRaySamplerConfig
 
 
+MAX_THINGS_METADATA_KEY = "max_things_per_frame"
+"""Key of the training dataset's metadata (which the pipeline hands to the model): most thing segments in a frame."""
+
+
 @dataclass
 class PanopticDataManagerConfig(VanillaDataManagerConfig):
+    """Training rays from the in-memory ray store, grouped by image and 2D segment."""
+
     _target: Type = field(default_factory=lambda: PanopticDataManager)
     dataparser: PanopticDataParserConfig = field(default_factory=PanopticDataParserConfig)
+    """The panoptic-data dataparser: a nerfstudio dataset plus its panoptic layers."""
     ray_sampler: SegmentRaySamplerConfig = field(default_factory=SegmentRaySamplerConfig)
     """How rays are grouped into images and 2D segments."""
     allow_missing_masks: bool = False
     """Train frames that have no panoptic mask on RGB only (their rays carry no labels). Off: a missing mask
     stops the run before training, naming the frames."""
+    # nerfstudio's image-cache sampling, which the segment ray sampler replaces: hidden, since they would do nothing.
+    train_num_images_to_sample_from: tyro.conf.Suppress[int] = -1
+    """Unused: every training image stays in the ray store."""
+    train_num_times_to_repeat_images: tyro.conf.Suppress[int] = -1
+    """Unused: every training image stays in the ray store."""
+    eval_num_images_to_sample_from: tyro.conf.Suppress[int] = -1
+    """Unused: every evaluation image stays in the ray store."""
+    eval_num_times_to_repeat_images: tyro.conf.Suppress[int] = -1
+    """Unused: every evaluation image stays in the ray store."""
+    eval_image_indices: tyro.conf.Suppress[Optional[Tuple[int, ...]]] = (0,)
+    """Unused: full-image evaluation covers every evaluation image."""
+    patch_size: tyro.conf.Suppress[int] = 1
+    """Unused: rays are grouped by 2D segment, not by patch."""
+    pixel_sampler: tyro.conf.Suppress[PixelSamplerConfig] = field(default_factory=PixelSamplerConfig)
+    """Unused: the segment ray sampler (``ray_sampler``) draws the rays."""
 
 
 class PanopticDataManager(VanillaDataManager[PanopticDataset]):
@@ -48,8 +72,9 @@ class PanopticDataManager(VanillaDataManager[PanopticDataset]):
     eval_dataset: PanopticDataset
 
     def __init__(self, config: PanopticDataManagerConfig, *args: Any, **kwargs: Any):
-        config.dataparser.allow_missing_masks = config.allow_missing_masks
-        super().__init__(config, *args, **kwargs)
+        # The dataparser reads the one user-facing flag from a copy of its config: the user's config stays as given.
+        dataparser = replace(config.dataparser, allow_missing_masks=config.allow_missing_masks)
+        super().__init__(replace(config, dataparser=dataparser), *args, **kwargs)
         self._warn_about_frames_without_masks()
 
     def _warn_about_frames_without_masks(self) -> None:
@@ -72,12 +97,14 @@ class PanopticDataManager(VanillaDataManager[PanopticDataset]):
             f"Training rays resident: {store.num_frames} frames, {store.num_pixels:,} pixels, "
             f"{store.nbytes() / 2**20:.0f} MiB"
         )
-        self.train_ray_sampler = SegmentRaySampler(self.config.ray_sampler, store)
+        self.train_ray_sampler: SegmentRaySampler = self.config.ray_sampler.setup(store=store)
         self.train_ray_generator = RayGenerator(self.train_dataset.cameras.to(self.device))
+        # Explicit metadata for the model (the pipeline gives it the training dataset's metadata).
+        self.train_dataset.metadata[MAX_THINGS_METADATA_KEY] = store.max_things_per_frame
 
     def setup_eval(self) -> None:
         CONSOLE.print("Setting up evaluation dataset...")
-        self.eval_ray_sampler = SegmentRaySampler(self.config.ray_sampler, self.eval_dataset.store)
+        self.eval_ray_sampler: SegmentRaySampler = self.config.ray_sampler.setup(store=self.eval_dataset.store)
         self.eval_ray_generator = RayGenerator(self.eval_dataset.cameras.to(self.device))
         self.fixed_indices_eval_dataloader = FixedIndicesEvalDataloader(
             input_dataset=self.eval_dataset, device=self.device, num_workers=self.world_size * 4

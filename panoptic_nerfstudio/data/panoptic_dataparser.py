@@ -44,13 +44,11 @@ class PanopticSplit:
     layers: List[FrameLayers]
     """One per image of the split, in the dataparser's order; ``panoptic`` is None for a frame without a mask
     (only where missing masks are allowed)."""
-    max_things_per_frame: Optional[int] = None
-    """Most thing segments in one frame; known once the masks are decoded."""
 
 
 @dataclass
 class PanopticDataParserConfig(NerfstudioDataParserConfig):
-    """A nerfstudio dataset with panoptic layers beside the images (shared/FORMAT.md)."""
+    """A nerfstudio dataset with panoptic layers beside the images (docs/format.md)."""
 
     _target: Type = field(default_factory=lambda: PanopticDataParser)
     allow_missing_masks: tyro.conf.Suppress[bool] = False

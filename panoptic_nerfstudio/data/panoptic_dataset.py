@@ -14,12 +14,12 @@ import torch
 
 from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 from nerfstudio.data.datasets.base_dataset import InputDataset
-from rich.progress import Progress
 
 from panoptic_nerfstudio.data.frame_decoding import DecodedFrame, decode_frame, unlabelled_frame
 from panoptic_nerfstudio.data.panoptic_dataparser import PANOPTIC_METADATA_KEY, PanopticSplit
 from panoptic_nerfstudio.data.panoptic_format import ClassTable, PanopticFormatError, checked_image_size
 from panoptic_nerfstudio.data.ray_store import RayStore, build_ray_store
+from panoptic_nerfstudio.utils.progress import frames_progress
 
 
 class PanopticDataset(InputDataset):
@@ -49,7 +49,7 @@ class PanopticDataset(InputDataset):
     def _build_store(self) -> RayStore:
         images: List[np.ndarray] = []
         frames: List[DecodedFrame] = []
-        with Progress(transient=True) as progress:
+        with frames_progress(transient=True) as progress:
             task = progress.add_task("Decoding images and panoptic masks", total=len(self))
             for index, layers in enumerate(self.panoptic.layers):
                 image = self._checked_numpy_image(index)
@@ -60,7 +60,6 @@ class PanopticDataset(InputDataset):
                     frames.append(decode_frame(layers.panoptic, self.classes, (width, height), layers.confidence))
                 images.append(image)
                 progress.advance(task)
-        self.panoptic.max_things_per_frame = max(frame.num_things for frame in frames)
         return build_ray_store(images, frames)
 
     def _checked_numpy_image(self, index: int) -> np.ndarray:
@@ -80,6 +79,5 @@ class PanopticDataset(InputDataset):
         if gt_path is not None:  # read per call: only the evaluation images of ns-eval come here
             height, width = layers["semantics"].shape[:2]
             gt = decode_frame(gt_path, self.classes, (width, height))
-            dense = torch.from_numpy(gt.classes.astype(np.int64))[torch.from_numpy(gt.segment_index.astype(np.int64))]
-            layers["gt_semantics"] = dense[..., None]
+            layers["gt_semantics"] = torch.from_numpy(gt.pixel_classes())[..., None]
         return layers

@@ -1,4 +1,4 @@
-"""Reader and writer of the panoptic scene format (shared/FORMAT.md).
+"""Reader and writer of the panoptic scene format (docs/format.md).
 
 This is the only module that touches panoptic files on disk. Every other part of
 the project (dataparser, validation, mask generation, evaluation, import) goes
@@ -91,6 +91,19 @@ class ClassTable:
     @property
     def names(self) -> List[str]:
         return [c.name for c in self.categories]
+
+    @property
+    def category_ids(self) -> np.ndarray:
+        """int64 [C] category id per dense index: dense index -> the id written in files."""
+        return np.array([c.id for c in self.categories], dtype=np.int64)
+
+    def dense_indices(self, category_ids: np.ndarray) -> np.ndarray:
+        """int64 dense index of each category id in an array; -1 for ids not in the table (void included)."""
+        category_ids = np.asarray(category_ids, dtype=np.int64)
+        lookup = np.full(int(max(self._index, default=0)) + 1, -1, dtype=np.int64)
+        lookup[self.category_ids] = np.arange(len(self.categories))
+        inside = (category_ids >= 0) & (category_ids < len(lookup))
+        return np.where(inside, lookup[np.clip(category_ids, 0, len(lookup) - 1)], -1)
 
 
 def read_classes(path: Path) -> ClassTable:

@@ -57,6 +57,14 @@ class RayStore:
     def num_pixels(self) -> int:
         return int(self.rgb.shape[0])
 
+    @property
+    def max_things_per_frame(self) -> int:
+        """Most thing segments in one frame (the instance slots must be at least this many)."""
+        things = (self.segment_instance >= 0).long()
+        per_frame = torch.zeros(self.num_frames, dtype=torch.long)
+        frame_of_row = torch.repeat_interleave(torch.arange(self.num_frames), self.frame_segment_offset.diff())
+        return int(per_frame.index_add_(0, frame_of_row, things).max()) if self.num_frames else 0
+
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.__dict__.values() if isinstance(t, torch.Tensor))
 

@@ -1,4 +1,4 @@
-"""Where a frame's panoptic layers live inside a scene directory (shared/FORMAT.md).
+"""Where a frame's panoptic layers live inside a scene directory (docs/format.md).
 
 A frame may name its layers explicitly in transforms.json
 (``panoptic_file_path``, ``confidence_file_path``, ``gt_panoptic_file_path``);

@@ -49,7 +49,7 @@ class ValidationReport:
 
 
 def validate_scene(scene: Path, allow_missing_masks: bool = False) -> ValidationReport:
-    """Check a scene against shared/FORMAT.md; problems are collected, each naming its file."""
+    """Check a scene against docs/format.md; problems are collected, each naming its file."""
     report = ValidationReport(scene=Path(scene))
     try:
         meta, scene_dir = load_transforms(scene)

@@ -18,7 +18,7 @@ import torch
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 
-from panoptic_nerfstudio.model.panoptic_model import PanopticLiftingModel
+from panoptic_nerfstudio.models.panoptic_model import PanopticLiftingModel
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from panoptic_nerfstudio.convert.authors_classes import REDUCED
-from panoptic_nerfstudio.data import demo_scene as demo
+from panoptic_nerfstudio import demo_scene as demo
 from panoptic_nerfstudio.data.panoptic_format import PanopticFrame, read_confidence, read_panoptic
 
 AUTHORS_INDEX = {name: index for index, (name, _) in enumerate(REDUCED, 1)}

@@ -9,13 +9,8 @@ import pytest
 from PIL import Image
 
 from panoptic_nerfstudio.convert.authors_classes import authors_class_table
-from panoptic_nerfstudio.convert.authors_scene_import import (
-    IMPORT_MARKER,
-    AuthorsImportConfig,
-    ground_truth_frame,
-    import_authors_scene,
-    machine_frame,
-)
+from panoptic_nerfstudio.convert.authors_labels import ground_truth_frame, machine_frame
+from panoptic_nerfstudio.convert.authors_scene_import import IMPORT_MARKER, AuthorsImportConfig, import_authors_scene
 from panoptic_nerfstudio.convert.authors_scene_layout import read_invalid
 from panoptic_nerfstudio.data.panoptic_dataparser import PanopticDataParserConfig
 from panoptic_nerfstudio.data.panoptic_format import PanopticFrame, read_classes, read_confidence, read_panoptic

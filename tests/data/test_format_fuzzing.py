@@ -4,7 +4,7 @@ Users bring masks from many networks and scripts. Whatever the bytes, reading mu
 a :class:`PanopticFormatError` naming the broken file, or a result that obeys the contract (every id in range
 and described, finite scores, known categories, nothing dropped). Never a raw KeyError/TypeError/ValueError
 from deep inside, never a silent skip. Where a mutation is known to break the contract, the test also
-requires the error (an oracle written from shared/FORMAT.md), so accepting bad input fails too.
+requires the error (an oracle written from docs/format.md), so accepting bad input fails too.
 
 Examples are derandomized (the same cases in every run, so CI is stable). ``FUZZ_EXAMPLES=2000`` runs more
 per test; ``FUZZ_RANDOM=1`` draws fresh cases. The number of cases tried is printed in pytest's terminal

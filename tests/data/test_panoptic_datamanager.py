@@ -69,3 +69,22 @@ def test_masks_are_decoded_once(tiny_scene_master, monkeypatch):
     monkeypatch.setattr(decoding, "read_panoptic", fail)
     for step in range(5):
         dm.next_train(step)
+
+
+def test_setup_leaves_the_users_config_alone_and_hands_the_model_explicit_metadata(tiny_scene_master):
+    from panoptic_nerfstudio.data.frame_decoding import decode_frame
+    from panoptic_nerfstudio.data.panoptic_datamanager import MAX_THINGS_METADATA_KEY
+    from panoptic_nerfstudio.data.segment_ray_sampler import SegmentRaySampler
+
+    config = PanopticDataManagerConfig(dataparser=PanopticDataParserConfig(data=tiny_scene_master), allow_missing_masks=True)
+    dm = config.setup(device="cpu", test_mode="val")
+    assert config.dataparser.allow_missing_masks is False  # the user's config object is not rewritten
+    assert dm.dataparser.config.allow_missing_masks is True  # the parser got the flag through its own copy
+    assert isinstance(dm.train_ray_sampler, SegmentRaySampler)  # built by the sampler config's setup()
+    dataset = dm.train_dataset
+    image = dataset.get_numpy_image(0)
+    most = max(
+        decode_frame(layers.panoptic, dataset.classes, (image.shape[1], image.shape[0])).num_things
+        for layers in dataset.panoptic.layers
+    )
+    assert dataset.metadata[MAX_THINGS_METADATA_KEY] == most > 0

@@ -43,7 +43,7 @@ def test_a_config_of_another_method_is_refused_naming_it(tmp_path, capsys):
     config = method_configs["nerfacto"]
     config_path = tmp_path / "config.yml"
     config_path.write_text(yaml.dump(config))
-    assert ExportPointCloud(load_config=config_path, output_dir=tmp_path / "out").main() == 2
+    assert ExportPointCloud(load_config=config_path, output_dir=tmp_path / "out").main() == 1
     message = capsys.readouterr().out
     assert str(config_path) in message.replace("\n", "") and "nerfacto" in message
     assert not (tmp_path / "out").exists()
@@ -51,5 +51,5 @@ def test_a_config_of_another_method_is_refused_naming_it(tmp_path, capsys):
 
 def test_a_missing_config_is_named(tmp_path, capsys):
     missing = tmp_path / "nowhere" / "config.yml"
-    assert ExportInstances(load_config=missing, output_dir=tmp_path / "out").main() == 2
+    assert ExportInstances(load_config=missing, output_dir=tmp_path / "out").main() == 1
     assert "no such file" in capsys.readouterr().out

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from panoptic_nerfstudio.data.demo_scene import DemoSceneConfig, write_demo_scene
+from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from tests.segmentation.tiny_mask2former import save_tiny_mask2former
 
 MIXED_CLASSES = ("chair", "person", "wall-other-merged", "floor-wood")

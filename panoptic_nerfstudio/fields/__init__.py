@@ -1,0 +1,1 @@
+"""Fields of the segmentation heads and a faster torch hash grid."""

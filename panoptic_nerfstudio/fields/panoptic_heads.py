@@ -1,0 +1,116 @@
+"""Semantic and instance heads: bounded (per-sample softmax) segmentation fields.
+
+Each sample gets a class distribution and a distribution over K instance slots;
+the renderer integrates these probabilities with the volume weights (see
+``model_components.segmentation_renderers``), so a ray's output is itself a
+distribution (the paper's "bounded" fields: one sample cannot outvote the others
+with a huge logit, which is what makes floaters harmless).
+
+Feature sources, chosen by ``features``:
+- ``own_grid``: a small hash grid of the heads' own (the default). The segmentation
+  losses then train only parameters that nothing else uses.
+- ``backbone``: nerfacto's geometry features, detached, plus nothing else. Cheaper
+  (no extra grid lookup), but the features were shaped for color and density.
+``benchmarks/speed.py`` and ``benchmarks/quality.py`` compare the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional, Tuple, Type
+
+import torch
+from torch import Tensor, nn
+
+from nerfstudio.configs.base_config import InstantiateConfig
+from nerfstudio.data.scene_box import SceneBox
+from nerfstudio.field_components.encodings import HashEncoding
+from nerfstudio.field_components.mlp import MLP
+from nerfstudio.field_components.spatial_distortions import SpatialDistortion
+
+HeadFeatures = Literal["own_grid", "backbone"]
+
+
+@dataclass
+class PanopticHeadsConfig(InstantiateConfig):
+    """The semantic and instance heads: their features and their size."""
+
+    _target: Type = field(default_factory=lambda: PanopticHeads)
+    features: HeadFeatures = "own_grid"
+    """Features of the segmentation heads: a hash grid of their own, or nerfacto's geometry features (detached)."""
+    samples_per_ray: int = 0
+    """Samples per ray the heads see: those of largest volume weight (0: all). Fewer is cheaper; the surface
+    samples carry nearly all the weight."""
+    num_levels: int = 8
+    """Levels of the heads' own hash grid."""
+    max_res: int = 256
+    """Finest resolution of the heads' own hash grid (the coarsest is 16)."""
+    log2_hashmap_size: int = 16
+    """log2 of the entries per level of the heads' own hash grid."""
+    features_per_level: int = 2
+    """Features per level of the heads' own hash grid."""
+    hidden_dim: int = 64
+    """Width of the hidden layers of each head's MLP."""
+    num_layers: int = 2
+    """Layers of each head's MLP."""
+
+
+class PanopticHeads(nn.Module):
+    """A class head (C logits) and a slot head (K logits) on shared per-sample features."""
+
+    def __init__(
+        self,
+        config: PanopticHeadsConfig,
+        aabb: Tensor,
+        num_classes: int,
+        num_slots: int,
+        spatial_distortion: Optional[SpatialDistortion],
+        backbone_dim: int = 0,
+        implementation: Literal["tcnn", "torch"] = "torch",
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.register_buffer("aabb", aabb)
+        self.spatial_distortion = spatial_distortion
+        if config.features == "own_grid":
+            self.encoding: Optional[HashEncoding] = HashEncoding(
+                num_levels=config.num_levels,
+                min_res=16,
+                max_res=config.max_res,
+                log2_hashmap_size=config.log2_hashmap_size,
+                features_per_level=config.features_per_level,
+                implementation=implementation,
+            )
+            in_dim = self.encoding.get_out_dim()
+        elif config.features == "backbone":
+            self.encoding = None
+            in_dim = backbone_dim
+        else:
+            raise ValueError(f"unknown head features {config.features!r}")
+
+        def head(out_dim: int) -> MLP:
+            return MLP(in_dim, config.num_layers, config.hidden_dim, out_dim=out_dim, implementation=implementation)
+
+        self.semantic = head(num_classes)
+        self.instance = head(num_slots)
+
+    def features(self, positions: Tensor, backbone: Optional[Tensor]) -> Tensor:
+        if self.encoding is None:
+            assert backbone is not None, "backbone features requested but not given"
+            return backbone.detach()
+        positions = positions.detach()
+        if self.spatial_distortion is not None:
+            positions = (self.spatial_distortion(positions) + 2.0) / 4.0
+        else:
+            positions = SceneBox.get_normalized_positions(positions, self.aabb)
+        flat = positions.reshape(-1, 3).clamp(0.0, 1.0)
+        return self.encoding(flat).reshape(*positions.shape[:-1], -1)
+
+    def forward(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """Per-sample logits [..., samples, C] and [..., samples, K] at sample positions [..., samples, 3]."""
+        feats = self.features(positions, backbone)
+        shape = feats.shape[:-1]
+        flat = feats.reshape(-1, feats.shape[-1])
+        semantic = self.semantic(flat).reshape(*shape, -1).float()
+        instance = self.instance(flat).reshape(*shape, -1).float()
+        return semantic, instance

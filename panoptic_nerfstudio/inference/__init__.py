@@ -1,0 +1,1 @@
+"""The one panoptic inference rule and the instance table every command applies."""

@@ -1,0 +1,137 @@
+"""The instance table of a trained run, resolved over a set of views: its 3D instances, their parts and classes.
+
+One table per run is the truth: it is computed over the training views whenever a
+checkpoint is saved, stored in the checkpoint, and applied by every command (viewer,
+``ns-render``, ``ns-eval``, ``ns-panoptic eval``, export). A table made over other views
+(say, the evaluation frames) could disagree with it, and the same frame would then be
+labelled differently by two commands.
+
+Making it: the views are rendered and labelled by the rule alone; every thing pixel with
+a surface becomes a 3D point of its slot. Each slot is split into its spatially separate
+parts (``instance_parts``), each part a 3D instance; then each instance takes its
+majority class, or is dropped when it covers too little of the views' pixels.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Dict, List, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from nerfstudio.cameras.cameras import Cameras
+
+from panoptic_nerfstudio.inference.instance_parts import points_per_part, split_slot
+from panoptic_nerfstudio.inference.panoptic_rule import (
+    STUFF_INSTANCE,
+    InstanceTable,
+    infer_panoptic,
+    resolve_instances,
+)
+
+POINTS_PER_PART = 256
+"""Surface points the table keeps per part of a split slot (pixels take the id of the nearest one)."""
+
+
+class RendersDistributions(Protocol):
+    """What the table needs of a model: full-image distributions, depth and surface points of one camera."""
+
+    thing_mask: Tensor
+
+    def get_distributions_for_camera(self, camera: Cameras) -> Dict[str, Tensor]: ...
+
+
+@dataclass
+class ViewSamples:
+    """The labelled pixels of a set of views, flattened: what a table is resolved from."""
+
+    slots: Tensor
+    """[n] long slot of each thing pixel with a surface."""
+    classes: Tensor
+    """[n] long class of each of those pixels."""
+    points: Tensor
+    """[n, 3] their rendered surface points."""
+    footprints: Tensor
+    """[n] the width of each pixel at its surface (depth / focal length): the spacing of neighbouring points."""
+    stuff_pixels: int
+    """Pixels labelled stuff (they count in the total area, against which small instances are dropped)."""
+
+
+def spread_views(count: int, max_views: int) -> List[int]:
+    """At most ``max_views`` indices spread evenly over ``count`` views, first and last included."""
+    return torch.linspace(0, count - 1, min(max_views, count)).round().long().unique().tolist()
+
+
+@torch.no_grad()
+def samples_over_views(
+    model: RendersDistributions, cameras: Cameras, max_views: int, downscale: float, min_accumulation: float = 0.5
+) -> ViewSamples:
+    """Render up to ``max_views`` views at 1/``downscale`` of their resolution and label them by the rule alone."""
+    parts: Dict[str, List[Tensor]] = {"slots": [], "classes": [], "points": [], "footprints": []}
+    stuff = 0
+    for view in spread_views(len(cameras), max_views):
+        camera = copy.deepcopy(cameras[view : view + 1])
+        if downscale != 1:
+            camera.rescale_output_resolution(1.0 / downscale)
+        outputs = model.get_distributions_for_camera(camera)
+        prediction = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask)
+        thing = (prediction.instance != STUFF_INSTANCE) & (outputs["accumulation"][..., 0] >= min_accumulation)
+        stuff += int((prediction.instance == STUFF_INSTANCE).sum())
+        parts["slots"].append((prediction.instance[thing] - 1).cpu())
+        parts["classes"].append(prediction.semantics[thing].cpu())
+        parts["points"].append(outputs["surface_points"][thing].float().cpu())
+        focal = float(camera.fx.reshape(-1)[0])
+        parts["footprints"].append((outputs["depth"][..., 0][thing] / focal).float().cpu())
+    return ViewSamples(**{key: torch.cat(value) for key, value in parts.items()}, stuff_pixels=stuff)
+
+
+def resolve_table(
+    samples: ViewSamples, num_slots: int, num_classes: int, min_area_fraction: float, gap: float = 4.0
+) -> InstanceTable:
+    """The instance table of labelled samples. Points closer than ``gap`` times the median pixel footprint chain into
+    one part; a part of a slot is an instance of its own when it covers at least ``min_area_fraction`` of all pixels."""
+    total = len(samples.slots) + samples.stuff_pixels
+    min_part = max(1, int(np.ceil(min_area_fraction * total)))
+    eps = gap * float(samples.footprints.median()) if len(samples.footprints) else 0.0
+    slots_of_ids = list(range(-1, num_slots))  # ids 0..K: stuff, then one per slot
+    instance = samples.slots + 1
+    stored_points, stored_ids = [], []
+    points = samples.points.numpy()
+    for slot in samples.slots.unique().tolist():
+        mine = torch.nonzero(samples.slots == slot).squeeze(-1)
+        parts = split_slot(points[mine.numpy()], eps, min_part) if min_area_fraction > 0 and eps > 0 else None
+        if parts is None or parts.count == 1:
+            continue
+        ids = [slot + 1] + [len(slots_of_ids) + n for n in range(parts.count - 1)]
+        slots_of_ids += [slot] * (parts.count - 1)
+        instance[mine] = torch.tensor(ids)[torch.from_numpy(parts.part)]
+        for part, chosen in enumerate(points_per_part(parts, POINTS_PER_PART, seed=slot)):
+            stored_points.append(torch.from_numpy(points[mine.numpy()[chosen]]))
+            stored_ids.append(torch.full((len(chosen),), ids[part], dtype=torch.long))
+    num_ids = len(slots_of_ids)
+    counts = torch.bincount(instance * num_classes + samples.classes, minlength=num_ids * num_classes)
+    counts = counts.reshape(num_ids, num_classes)
+    counts[STUFF_INSTANCE, 0] += samples.stuff_pixels  # stuff rows count in the total area only
+    return InstanceTable(
+        classes=resolve_instances(counts, min_area_fraction),
+        slots=torch.tensor(slots_of_ids, dtype=torch.long),
+        points=torch.cat(stored_points) if stored_points else torch.zeros(0, 3),
+        point_ids=torch.cat(stored_ids) if stored_ids else torch.zeros(0, dtype=torch.long),
+    )
+
+
+def instance_table_over_views(
+    model: RendersDistributions,
+    cameras: Cameras,
+    num_slots: int,
+    num_classes: int,
+    min_area_fraction: float,
+    max_views: int = 48,
+    downscale: float = 4,
+) -> InstanceTable:
+    """The run's instance table over a set of views (see the module's docstring)."""
+    samples = samples_over_views(model, cameras, max_views, downscale)
+    return resolve_table(samples, num_slots, num_classes, min_area_fraction)

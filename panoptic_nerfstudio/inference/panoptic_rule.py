@@ -1,0 +1,156 @@
+"""The one panoptic inference rule: pure tensor functions, no model, no I/O.
+
+Every output that carries labels (the viewer, ``ns-render``, ``ns-eval``,
+``ns-panoptic eval``, export, click-to-identify) is made by ``infer_panoptic`` with
+the trained run's instance table; nothing else turns distributions into labels.
+
+Rule (per pixel, from the rendered distributions):
+1. semantic class = argmax of the rendered class distribution;
+2. if that class is a thing, slot = argmax of the rendered slot distribution, and
+   the 3D instance id is ``slot + 1``; on stuff pixels the instance id is 0;
+3. a slot is not an object: the per-image assignment never asks two objects that
+   are never seen together to differ, so one slot may cover several objects far
+   apart. The table splits such a slot into its spatially separate parts, each a
+   3D instance of its own: a thing pixel takes the id of the part nearest to its
+   rendered surface point (the first part keeps ``slot + 1``, others get ids above K);
+4. one class per 3D instance: every pixel of an instance takes the thing class
+   most of that instance's pixels have (otherwise an object's few pixels read as a
+   neighbouring class form a second, tiny segment: a false positive in PQ);
+5. a 3D instance covering too little of the views' pixels is dropped, and its
+   pixels take their most likely stuff class.
+The table (``InstanceTable``, built by ``instance_table``) is made once per trained
+run over its training views and stored in the checkpoint. Instance ids are global to
+the scene, so the same object keeps its id in every view, video and command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+STUFF_INSTANCE = 0
+KEEP_CLASS = -2
+"""Instance table entry: leave the pixels' classes as they are (no post-processing known yet)."""
+DROP_INSTANCE = -1
+"""Instance table entry: too small, the pixels become their most likely stuff class."""
+
+
+@dataclass
+class PanopticPrediction:
+    semantics: Tensor
+    """[...] long dense class index."""
+    instance: Tensor
+    """[...] long 3D instance id: slot + 1 on thing pixels, 0 on stuff."""
+    confidence: Tensor
+    """[...] float probability of the chosen class (times the slot's on things)."""
+    fallback: Tensor
+    """[...] long most likely stuff class, taken where an instance is dropped (-1: no stuff class)."""
+    fallback_confidence: Tensor
+    """[...] float probability of the fallback class."""
+
+
+@dataclass
+class InstanceTable:
+    """What a trained run knows of its 3D instances; every row is indexed by 3D instance id (0: stuff)."""
+
+    classes: Tensor
+    """[N] long per id: the instance's class, DROP_INSTANCE, or KEEP_CLASS (nothing known: pixels keep theirs)."""
+    slots: Tensor
+    """[N] long per id: the slot the instance is a part of (-1 for id 0). Ids 1..K are slots 0..K-1."""
+    points: Tensor
+    """[P, 3] float surface points of the instances whose slot has several parts (none for single-part slots)."""
+    point_ids: Tensor
+    """[P] long 3D instance id of each point."""
+
+    @staticmethod
+    def unknown(num_slots: int) -> "InstanceTable":
+        """The table of a run not yet calibrated: one instance per slot, classes as rendered."""
+        return InstanceTable(
+            classes=torch.full((num_slots + 1,), KEEP_CLASS, dtype=torch.long),
+            slots=torch.arange(-1, num_slots, dtype=torch.long),
+            points=torch.zeros(0, 3),
+            point_ids=torch.zeros(0, dtype=torch.long),
+        )
+
+
+def infer_panoptic(
+    semantic_probs: Tensor,
+    instance_probs: Tensor,
+    thing_mask: Tensor,
+    table: Optional[InstanceTable] = None,
+    points: Optional[Tensor] = None,
+) -> PanopticPrediction:
+    """Panoptic labels of rendered distributions [..., C] and [..., K]. With the run's ``table``, slots are split
+    into their parts by the rendered surface ``points`` ([..., 3]) and instances take their classes."""
+    thing_mask = thing_mask.to(semantic_probs.device)
+    class_prob, semantics = semantic_probs.max(dim=-1)
+    slot_prob, slot = instance_probs.max(dim=-1)
+    is_thing = thing_mask[semantics]
+    instance = torch.where(is_thing, slot + 1, torch.full_like(slot, STUFF_INSTANCE))
+    confidence = torch.where(is_thing, class_prob * slot_prob, class_prob)
+    if bool(thing_mask.all()):
+        fallback_confidence, fallback = torch.zeros_like(class_prob), torch.full_like(semantics, -1)
+    else:
+        fallback_confidence, fallback = semantic_probs.masked_fill(thing_mask, -1.0).max(dim=-1)
+    prediction = PanopticPrediction(semantics, instance, confidence, fallback, fallback_confidence)
+    if table is None:
+        return prediction
+    if points is not None and len(table.point_ids) > 0:
+        prediction.instance = nearest_parts(prediction.instance, points, table)
+    return apply_instance_classes(prediction, table.classes)
+
+
+def nearest_parts(instance: Tensor, points: Tensor, table: InstanceTable) -> Tensor:
+    """Instance ids with each pixel of a split slot moved to the part whose stored point is nearest its own point."""
+    device = instance.device
+    point_ids = table.point_ids.to(device)
+    stored = table.points.to(device=device, dtype=points.dtype)
+    point_slots = table.slots.to(device)[point_ids]
+    flat, flat_points = instance.reshape(-1).clone(), points.reshape(-1, 3)
+    for slot in point_slots.unique().tolist():
+        pixels = torch.nonzero(flat == slot + 1).squeeze(-1)
+        if len(pixels) == 0:
+            continue
+        mine = point_slots == slot
+        for chunk in pixels.split(4096):
+            nearest = torch.cdist(flat_points[chunk], stored[mine]).argmin(dim=-1)
+            flat[chunk] = point_ids[mine][nearest]
+    return flat.reshape(instance.shape)
+
+
+def apply_instance_classes(prediction: PanopticPrediction, instance_classes: Tensor) -> PanopticPrediction:
+    """Give every instance pixel its instance's class (``instance_classes``: [N] per id), or its stuff fallback where
+    the instance is dropped."""
+    table = instance_classes.to(prediction.instance.device)[prediction.instance]
+    on_instance = prediction.instance != STUFF_INSTANCE
+    drop = on_instance & (table == DROP_INSTANCE) & (prediction.fallback >= 0)
+    relabel = on_instance & (table >= 0)
+    semantics = torch.where(relabel, table, prediction.semantics)
+    return PanopticPrediction(
+        semantics=torch.where(drop, prediction.fallback, semantics),
+        instance=torch.where(drop, torch.full_like(prediction.instance, STUFF_INSTANCE), prediction.instance),
+        confidence=torch.where(drop, prediction.fallback_confidence, prediction.confidence),
+        fallback=prediction.fallback,
+        fallback_confidence=prediction.fallback_confidence,
+    )
+
+
+def instance_class_counts(prediction: PanopticPrediction, num_ids: int, num_classes: int) -> Tensor:
+    """[N, C] pixel count of each (instance id, class) pair of a prediction, for ids 0..N-1; row 0 counts stuff."""
+    pair = prediction.instance.reshape(-1).cpu() * num_classes + prediction.semantics.reshape(-1).cpu()
+    return torch.bincount(pair, minlength=num_ids * num_classes).reshape(num_ids, num_classes)
+
+
+def resolve_instances(counts: Tensor, min_area_fraction: float) -> Tensor:
+    """[N] classes of an instance table from [N, C] counts: the majority class of each instance, DROP_INSTANCE where
+    it covers less than ``min_area_fraction`` of all counted pixels, KEEP_CLASS for stuff (row 0) and for instances
+    not seen."""
+    areas = counts.sum(dim=1)
+    table = counts.argmax(dim=1)
+    table[areas < min_area_fraction * float(areas.sum())] = DROP_INSTANCE
+    table[areas == 0] = KEEP_CLASS  # never seen in these views: nothing is known of it
+    table[STUFF_INSTANCE] = KEEP_CLASS
+    return table

@@ -1,0 +1,1 @@
+"""Segmentation losses, slot assignment and the rendering of per-sample distributions."""

@@ -1,0 +1,367 @@
+"""The Panoptic Lifting model: nerfacto's radiance field plus bounded semantic and instance fields.
+
+Color and geometry are exactly nerfacto's (field, proposal sampling, losses: see
+``nerfacto_pass``). The segmentation heads read their own features and are rendered with
+detached volume weights, so the segmentation losses train only the heads ("gradient
+stopping"): noisy 2D masks cannot bend the geometry or the colors. Labels come from the
+one inference rule (``inference/``) with the run's instance table, in every output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Literal, Optional, Tuple, Type
+
+import torch
+from torch import Tensor
+from torch.nn import Parameter
+
+from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.cameras.rays import RayBundle
+from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
+from nerfstudio.models.nerfacto import NerfactoModel, NerfactoModelConfig
+from nerfstudio.utils import colormaps
+from nerfstudio.utils.rich_utils import CONSOLE
+
+from panoptic_nerfstudio.compat import allow_checkpoint_globals, cached_lpips, use_bundled_ffmpeg, without_lpips
+from panoptic_nerfstudio.data.panoptic_datamanager import MAX_THINGS_METADATA_KEY
+from panoptic_nerfstudio.data.panoptic_dataparser import PANOPTIC_METADATA_KEY, PanopticSplit
+from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix, mean_iou
+from panoptic_nerfstudio.fields.fast_hash_encoding import accelerate_torch_hash_encodings
+from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
+from panoptic_nerfstudio.inference.instance_table import instance_table_over_views
+from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, InstanceTable, PanopticPrediction, infer_panoptic
+from panoptic_nerfstudio.model_components.instance_assignment import instance_loss
+from panoptic_nerfstudio.model_components.segmentation_losses import (
+    consistency_loss,
+    naive_instance_loss,
+    semantic_loss,
+)
+from panoptic_nerfstudio.model_components.segmentation_renderers import (
+    heaviest_samples,
+    render_distribution,
+    take_samples,
+)
+from panoptic_nerfstudio.models.nerfacto_pass import nerfacto_pass
+from panoptic_nerfstudio.viewer.panoptic_options import PanopticViewerOptions
+
+@dataclass
+class PanopticLiftingModelConfig(NerfactoModelConfig):
+    """Nerfacto plus the Panoptic Lifting heads and losses. Loss weights are relative to RGB MSE."""
+
+    _target: Type = field(default_factory=lambda: PanopticLiftingModel)
+    num_instance_slots: int = 32
+    """K, the number of 3D instance slots; must exceed the number of thing objects in the scene."""
+    heads: PanopticHeadsConfig = field(default_factory=PanopticHeadsConfig)
+    """The semantic and instance heads (features, grid and MLP sizes, samples per ray)."""
+    semantic_loss_mult: float = 0.1
+    """Weight of the semantic cross-entropy to the 2D masks' classes."""
+    semantic_loss_start_step: int = 0
+    """Step from which the semantic loss is on."""
+    instance_loss_mult: float = 0.1
+    """Weight of the instance loss (per-image linear assignment of 2D segments to slots, then cross-entropy)."""
+    instance_loss_start_step: int = 0
+    """Step from which the instance loss is on (the paper waits for the geometry to form)."""
+    consistency_loss_mult: float = 0.12
+    """Weight of the segment consistency loss (rays of one 2D segment pulled to its dominant class and slot)."""
+    consistency_loss_start_step: int = 0
+    """Step from which the consistency loss is on (the paper waits for the slots to settle)."""
+    bounded_fields: bool = True
+    """Render per-sample probabilities (the paper); False renders logits (ablation)."""
+    stop_segmentation_gradients: bool = True
+    """Detach the volume weights the segmentation losses see (the paper); False is the ablation."""
+    use_confidence: bool = True
+    """Weight the semantic and instance losses by the 2D masks' per-pixel confidence."""
+    instance_matching: Literal["linear_assignment", "naive"] = "linear_assignment"
+    """How 2D thing segments meet slots: the paper's per-image assignment, or the 2D id itself (ablation)."""
+    min_instance_area: float = 0.001
+    """Instance table: each 3D instance takes its majority class, and one covering less than this fraction of the
+    pixels becomes its most likely stuff class (0: no table). The table is made over the training views (at 1/4
+    resolution) whenever a checkpoint is saved and stored in it; every command applies that table."""
+
+
+_TABLE_BUFFERS = {
+    "instance_classes": "classes",
+    "instance_slots": "slots",
+    "instance_points": "points",
+    "instance_point_ids": "point_ids",
+}
+"""Buffers of the model holding the fields of its ``InstanceTable``."""
+
+
+class PanopticLiftingModel(NerfactoModel):
+    """nerfacto's pass, the heads on its heaviest samples, the segmentation losses, and labelled outputs."""
+
+    config: PanopticLiftingModelConfig
+
+    def populate_modules(self) -> None:
+        if self.config.predict_normals:
+            raise ValueError("panoptic-lifting does not support predict_normals")
+        allow_checkpoint_globals()  # before nerfstudio loads a checkpoint of this model (ns-eval/render/viewer)
+        use_bundled_ffmpeg()  # ns-render's videos, where no system ffmpeg exists
+        with without_lpips():
+            super().populate_modules()
+        lpips = cached_lpips()
+        # Held in a tuple: the metric's network is not a submodule, so checkpoints never carry (or expect) it.
+        self._lpips = None if lpips is None else (lpips,)
+        metadata = self.kwargs["metadata"]
+        split = metadata.get(PANOPTIC_METADATA_KEY)
+        if not isinstance(split, PanopticSplit):
+            raise ValueError("panoptic-lifting needs the panoptic-data dataparser (no class table found)")
+        self.classes = split.classes
+        self.register_buffer("thing_mask", torch.from_numpy(self.classes.thing_mask), persistent=False)
+        self.register_buffer("class_colors", torch.from_numpy(self.classes.colors), persistent=False)
+        self.register_buffer("category_ids", torch.from_numpy(self.classes.category_ids), persistent=False)
+        # The run's instance table, saved with the checkpoint: every tool that loads it labels alike.
+        self.set_instance_table(InstanceTable.unknown(self.config.num_instance_slots))
+        self._warn_if_too_few_slots(metadata.get(MAX_THINGS_METADATA_KEY))
+
+        self.heads: PanopticHeads = self.config.heads.setup(
+            aabb=self.scene_box.aabb,
+            num_classes=len(self.classes),
+            num_slots=self.config.num_instance_slots,
+            spatial_distortion=self.field.spatial_distortion,
+            backbone_dim=self.field.geo_feat_dim,
+            implementation=self.config.implementation,
+        )
+        accelerate_torch_hash_encodings(self)
+        self.train_step = 0
+        self._warned_unassigned = False
+        self._warned_no_lpips = False
+        self._eval_confusion: Optional[Tensor] = None
+        self.viewer_options = PanopticViewerOptions(self)
+
+    @property
+    def viewer_click(self):
+        """Click-to-identify of the viewer (see ``viewer.click_to_identify``)."""
+        return self.viewer_options.click
+
+    def _warn_if_too_few_slots(self, most: Optional[int]) -> None:
+        if most is not None and most > self.config.num_instance_slots:
+            CONSOLE.print(
+                f"[bold yellow]Warning: a training frame has {most} thing segments but the model has only "
+                f"{self.config.num_instance_slots} instance slots; raise --pipeline.model.num-instance-slots."
+            )
+
+    def get_extra_state(self) -> Dict[str, int]:
+        """nerfacto's proposal-update counters, which its state dict leaves out: a run resumed without them would
+        update the proposal networks on other steps than an uninterrupted one (and so train differently)."""
+        sampler = self.proposal_sampler
+        return {"proposal_step": sampler._step, "steps_since_update": sampler._steps_since_update}
+
+    def set_extra_state(self, state: Dict[str, int]) -> None:
+        self.proposal_sampler._step = int(state["proposal_step"])
+        self.proposal_sampler._steps_since_update = int(state["steps_since_update"])
+
+    def get_param_groups(self) -> Dict[str, List[Parameter]]:
+        groups = super().get_param_groups()
+        groups["panoptic_heads"] = list(self.heads.parameters())
+        return groups
+
+    def get_training_callbacks(self, training_callback_attributes: TrainingCallbackAttributes) -> List[TrainingCallback]:
+        def set_step(step: int) -> None:
+            self.train_step = step
+
+        callbacks = super().get_training_callbacks(training_callback_attributes)
+        callbacks.append(TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], set_step))
+        trainer, pipeline = training_callback_attributes.trainer, training_callback_attributes.pipeline
+        if trainer is not None and pipeline is not None and self.config.min_instance_area > 0:
+            cameras = pipeline.datamanager.train_dataset.cameras  # type: ignore[attr-defined]
+
+            def calibrate_before_save(step: int) -> None:
+                last = trainer._start_step + trainer.config.max_num_iterations - 1
+                if step == last or (step > 0 and step % trainer.config.steps_per_save == 0):
+                    self.calibrate_instances(cameras)
+
+            callbacks.append(TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], calibrate_before_save))
+        return callbacks
+
+    @torch.no_grad()
+    def calibrate_instances(self, cameras: Cameras, max_views: int = 48, downscale: int = 4) -> int:
+        """Make the run's instance table over up to ``max_views`` downscaled views; returns the dropped instances."""
+        was_training = self.training
+        self.eval()
+        table = instance_table_over_views(
+            self, cameras, self.config.num_instance_slots, len(self.classes), self.config.min_instance_area,
+            max_views=max_views, downscale=downscale,
+        )  # fmt: skip
+        self.set_instance_table(table)
+        self.train(was_training)
+        return self.dropped_instances
+
+    def set_instance_table(self, table: InstanceTable) -> None:
+        """Keep ``table`` as buffers, so that it is saved in and loaded from checkpoints."""
+        device = self.thing_mask.device  # (the model's device property exists only once it is fully built)
+        for name, value in _TABLE_BUFFERS.items():
+            self.register_buffer(name, getattr(table, value).to(device))
+
+    @property
+    def instance_table(self) -> InstanceTable:
+        """The run's instance table (see ``inference/``)."""
+        return InstanceTable(**{value: getattr(self, name) for name, value in _TABLE_BUFFERS.items()})
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # The table's size depends on the run (slots split into parts): take the checkpoint's shapes. A checkpoint
+        # from before parts existed has only the classes: its instances are its slots.
+        classes = state_dict.get(prefix + "instance_classes")
+        if classes is not None and prefix + "instance_slots" not in state_dict:
+            state_dict[prefix + "instance_slots"] = torch.arange(-1, len(classes) - 1)
+            state_dict[prefix + "instance_points"] = torch.zeros(0, 3)
+            state_dict[prefix + "instance_point_ids"] = torch.zeros(0, dtype=torch.long)
+        for name in _TABLE_BUFFERS:
+            if prefix + name in state_dict:
+                self.register_buffer(name, torch.empty_like(state_dict[prefix + name], device=self.thing_mask.device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @property
+    def dropped_instances(self) -> int:
+        """3D instances the run's instance table drops as too small."""
+        return int((self.instance_classes == DROP_INSTANCE).sum())
+
+    # ------------------------------------------------------------------ rendering
+
+    def get_outputs(self, ray_bundle: RayBundle) -> Dict[str, Tensor | List]:
+        nerfacto = nerfacto_pass(self, ray_bundle)
+        outputs, weights = nerfacto.outputs, nerfacto.weights
+        seg_weights = weights.detach() if self.config.stop_segmentation_gradients else weights
+        backbone = nerfacto.geo_features if self.config.heads.features == "backbone" else None
+        if backbone is not None and self.config.stop_segmentation_gradients:
+            backbone = backbone.detach()
+        chosen = heaviest_samples(weights.detach(), self.config.heads.samples_per_ray)
+        positions = take_samples(nerfacto.ray_samples.frustums.get_positions(), chosen)
+        semantic_logits, instance_logits = self.heads(
+            positions, take_samples(backbone, chosen) if backbone is not None else None
+        )
+        seg_weights = take_samples(seg_weights, chosen)
+        bounded = self.config.bounded_fields
+        outputs["semantics"] = render_distribution(semantic_logits, seg_weights, bounded)
+        outputs["instances"] = render_distribution(instance_logits, seg_weights, bounded)
+        return outputs
+
+    @torch.no_grad()
+    def get_distributions_for_camera(self, camera: Cameras) -> Dict[str, Tensor]:
+        """Full-image RGB, depth and the rendered class and slot distributions of one camera, without labels or
+        color maps: what evaluation and the instance table read."""
+        ray_bundle = camera.to(self.device).generate_rays(camera_indices=0, keep_shape=True)
+        return self._distributions(ray_bundle)
+
+    def _distributions(self, ray_bundle: RayBundle) -> Dict[str, Tensor]:
+        outputs = super().get_outputs_for_camera_ray_bundle(ray_bundle)
+        outputs["surface_points"] = ray_bundle.origins + ray_bundle.directions * outputs["depth"]
+        return outputs
+
+    @torch.no_grad()
+    def get_outputs_for_camera_ray_bundle(self, camera_ray_bundle: RayBundle) -> Dict[str, Tensor]:
+        outputs = self._distributions(camera_ray_bundle)
+        outputs.update(self.labelled_images(self.infer(outputs)))
+        return outputs
+
+    def infer(self, outputs: Dict[str, Tensor]) -> PanopticPrediction:
+        """Labels of rendered distributions: the one inference rule with the run's instance table."""
+        return infer_panoptic(
+            outputs["semantics"], outputs["instances"], self.thing_mask, self.instance_table, outputs["surface_points"]
+        )
+
+    def labelled_images(self, prediction: PanopticPrediction) -> Dict[str, Tensor]:
+        """Viewer / ns-render images of a prediction: color maps, confidence and the id maps."""
+        images = self.viewer_options.color_images(prediction, self.class_colors)
+        images["confidence"] = prediction.confidence[..., None]
+        # Id maps; `ns-render dataset --rendered-output-names raw-class_id raw-instance_id` saves them unchanged.
+        images["class_id"] = self.category_ids[prediction.semantics][..., None].float()
+        images["instance_id"] = prediction.instance[..., None].float()
+        return images
+
+    # ------------------------------------------------------------------ losses and metrics
+
+    def get_metrics_dict(self, outputs, batch) -> Dict[str, Tensor]:
+        metrics = super().get_metrics_dict(outputs, batch)
+        labels = batch["semantics"]
+        valid = labels >= 0
+        if bool(valid.any()):
+            agree = outputs["semantics"].argmax(dim=-1)[valid] == labels[valid]
+            metrics["semantic_accuracy"] = agree.float().mean()
+        return metrics
+
+    def get_loss_dict(self, outputs, batch, metrics_dict=None) -> Dict[str, Tensor]:
+        losses = super().get_loss_dict(outputs, batch, metrics_dict)
+        cfg = self.config
+        step = self.train_step
+        confidence = batch["confidence"] if cfg.use_confidence else torch.ones_like(batch["confidence"])
+        if step >= cfg.semantic_loss_start_step:
+            sem = semantic_loss(outputs["semantics"], batch["semantics"], confidence)
+            losses["semantic_loss"] = cfg.semantic_loss_mult * sem
+        if not self.training:
+            return losses
+        if step >= cfg.instance_loss_start_step:
+            losses["instance_loss"] = cfg.instance_loss_mult * self._instance_loss(outputs, batch, confidence)
+        if step >= cfg.consistency_loss_start_step and cfg.consistency_loss_mult > 0:
+            segment = batch["segment"]
+            consistency = consistency_loss(outputs["semantics"], segment, batch["semantics"] >= 0)
+            consistency = consistency + consistency_loss(outputs["instances"], segment, batch["instance"] >= 0)
+            losses["consistency_loss"] = cfg.consistency_loss_mult * consistency
+        return losses
+
+    def _instance_loss(self, outputs, batch, confidence: Tensor) -> Tensor:
+        probs = outputs["instances"]
+        if self.config.instance_matching == "naive":
+            return naive_instance_loss(probs, batch["instance"], confidence)
+        frame = batch["indices"][:, 0]
+        loss, assignment = instance_loss(probs, batch["segment"], frame, batch["instance"], confidence)
+        if assignment.unassigned_segments and not self._warned_unassigned:
+            self._warned_unassigned = True
+            CONSOLE.print(
+                f"[bold yellow]Warning: {assignment.unassigned_segments} thing segment(s) in a batch found no free "
+                f"instance slot (K={probs.shape[-1]}); they are left out of the instance loss."
+            )
+        return loss
+
+    def get_image_metrics_and_images(
+        self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]
+    ) -> Tuple[Dict[str, float], Dict[str, Tensor]]:
+        """nerfacto's PSNR, SSIM (and LPIPS where its weights are cached), and the mIoU of the labels every other
+        output shows (the inference rule with the run's table) against the 2D masks and the ground truth."""
+        gt_rgb = self.renderer_rgb.blend_background(batch["image"].to(self.device))
+        predicted_rgb = outputs["rgb"]
+        gt = torch.moveaxis(gt_rgb, -1, 0)[None]
+        pred = torch.moveaxis(predicted_rgb, -1, 0)[None]
+        metrics = {"psnr": float(self.psnr(gt, pred).item()), "ssim": float(self.ssim(gt, pred))}  # type: ignore[arg-type]
+        metrics.update(self._lpips_metric(gt, pred))
+        semantics = self.infer(outputs).semantics
+        num_classes = len(self.classes)
+        if "semantics" in batch:
+            metrics["miou_2d_labels"] = mean_iou(semantics, batch["semantics"][..., 0].to(self.device), num_classes)
+        if "gt_semantics" in batch:
+            target = batch["gt_semantics"][..., 0].to(self.device)
+            metrics["miou"] = mean_iou(semantics, target, num_classes)
+            if self._eval_confusion is not None:
+                self._eval_confusion += confusion_matrix(semantics, target, num_classes).cpu()
+        depth = colormaps.apply_depth_colormap(outputs["depth"], accumulation=outputs["accumulation"])
+        images = {
+            "img": torch.cat([gt_rgb, predicted_rgb], dim=1),
+            "accumulation": colormaps.apply_colormap(outputs["accumulation"]),
+            "depth": depth,
+        }
+        if "panoptic" in outputs:
+            images["panoptic"] = outputs["panoptic"]
+        return metrics, images
+
+    def _lpips_metric(self, gt: Tensor, pred: Tensor) -> Dict[str, float]:
+        if self._lpips is None:
+            if not self._warned_no_lpips:
+                self._warned_no_lpips = True
+                CONSOLE.print(
+                    "LPIPS skipped: its AlexNet weights are not in torch's local cache and are never downloaded "
+                    "(put alexnet-owt-7be5be79.pth under $TORCH_HOME/hub/checkpoints to get it)."
+                )
+            return {}
+        metric = self._lpips[0].to(self.device)
+        return {"lpips": float(metric(gt.clamp(0.0, 1.0), pred.clamp(0.0, 1.0)))}
+
+    def start_scene_confusion(self) -> None:
+        """Start summing the class confusion of the evaluation images given to ``get_image_metrics_and_images``."""
+        self._eval_confusion = torch.zeros(len(self.classes), len(self.classes), dtype=torch.long)
+
+    def pop_scene_confusion(self) -> Optional[Tensor]:
+        """The summed [C, C] confusion since ``start_scene_confusion`` (None if never started); stops summing."""
+        confusion, self._eval_confusion = self._eval_confusion, None
+        return confusion

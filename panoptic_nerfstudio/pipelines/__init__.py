@@ -1,0 +1,1 @@
+"""The panoptic pipeline: nerfstudio's vanilla pipeline with scene-level segmentation metrics."""

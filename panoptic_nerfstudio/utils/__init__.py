@@ -1,0 +1,1 @@
+"""Small shared helpers: colors of predictions and progress bars."""

@@ -1,0 +1,85 @@
+"""The instance table: a slot covering objects far apart becomes several 3D instances, each with its own class."""
+
+import torch
+
+from nerfstudio.cameras.cameras import Cameras
+
+from panoptic_nerfstudio.inference.instance_table import ViewSamples, resolve_table
+from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, KEEP_CLASS, InstanceTable, infer_panoptic
+from tests.models.conftest import make_model
+
+CABINET, LAMP = 2, 3
+THINGS = torch.tensor([False, False, True, True])
+
+
+def _blob(center, count, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.tensor(center) + 0.05 * torch.rand(count, 3, generator=g)
+
+
+def _two_objects_in_one_slot(stuff_pixels=400):
+    """Slot 0 labels a cabinet (300 points) and, 1 unit away, a lamp (100); slot 1 a small far object (3 points)."""
+    points = torch.cat([_blob([0.0, 0, 0], 300, 0), _blob([1.0, 0, 0], 100, 1), _blob([-1.0, 0, 0], 3, 2)])
+    slots = torch.tensor([0] * 400 + [1] * 3)
+    classes = torch.tensor([CABINET] * 300 + [LAMP] * 90 + [CABINET] * 10 + [LAMP] * 3)
+    return ViewSamples(slots, classes, points, torch.full((403,), 0.01), stuff_pixels)
+
+
+def test_a_slot_covering_two_distant_objects_becomes_two_instances_with_their_own_classes():
+    table = resolve_table(_two_objects_in_one_slot(), num_slots=4, num_classes=4, min_area_fraction=0.01)
+    assert len(table.classes) == 6  # ids 0..4 for the slots, plus id 5: the second part of slot 0
+    assert table.slots.tolist() == [-1, 0, 1, 2, 3, 0]
+    assert table.classes[1] == CABINET and table.classes[5] == LAMP  # the lamp is no longer labelled cabinet
+    assert table.classes[2] == DROP_INSTANCE  # 3 of 803 pixels
+    assert table.classes[3] == KEEP_CLASS and table.classes[0] == KEEP_CLASS
+    assert set(table.point_ids.tolist()) == {1, 5}
+
+    # Rendering: pixels of slot 0 take the id of the part their surface point is nearest.
+    semantics = torch.tensor([[0, 0, 0.1, 0.9], [0, 0, 0.9, 0.1], [0.9, 0.1, 0, 0]])
+    slots = torch.tensor([[1.0, 0, 0, 0], [1.0, 0, 0, 0], [1.0, 0, 0, 0]])
+    points = torch.tensor([[0.02, 0.02, 0.02], [0.98, 0.0, 0.03], [0.5, 0.5, 0.5]])
+    prediction = infer_panoptic(semantics, slots, THINGS, table, points)
+    assert prediction.instance.tolist() == [1, 5, 0]
+    assert prediction.semantics.tolist() == [CABINET, LAMP, 0]  # each part's own class; stuff untouched
+
+
+def test_without_a_gap_a_slot_stays_one_instance():
+    samples = _two_objects_in_one_slot()
+    samples.points[300:400] = _blob([0.04, 0, 0], 100, 1)  # the lamp now touches the cabinet
+    table = resolve_table(samples, num_slots=4, num_classes=4, min_area_fraction=0.01)
+    assert len(table.classes) == 5 and len(table.points) == 0
+    assert table.classes[1] == CABINET  # majority of the merged pixels
+
+
+def test_the_model_saves_and_loads_a_table_of_any_size():
+    model = make_model(num_instance_slots=4)
+    table = resolve_table(_two_objects_in_one_slot(), num_slots=4, num_classes=3 + 1, min_area_fraction=0.01)
+    model.set_instance_table(table)
+    fresh = make_model(num_instance_slots=4)
+    assert len(fresh.instance_classes) == 5
+    fresh.load_state_dict(model.state_dict())
+    for name in ("classes", "slots", "points", "point_ids"):
+        assert torch.equal(getattr(fresh.instance_table, name), getattr(table, name))
+
+
+def test_calibration_renders_views_and_stores_the_table():
+    torch.manual_seed(0)
+    model = make_model(num_instance_slots=4, min_instance_area=1.5)
+    model.heads.semantic.register_forward_hook(lambda module, inputs, out: out + torch.tensor([0.0, 0.0, 10.0]))
+    cameras = Cameras(
+        camera_to_worlds=torch.eye(4)[None, :3].clone() + torch.tensor([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 2.0]]),
+        fx=20.0, fy=20.0, cx=8.0, cy=6.0, width=16, height=12,
+    )  # fmt: skip
+    assert isinstance(model.instance_table, InstanceTable)
+    model.calibrate_instances(cameras, downscale=2)
+    assert model.dropped_instances > 0  # above 1, every instance is too small
+
+
+def test_a_checkpoint_with_only_instance_classes_still_loads():
+    """Runs saved before tables had parts: their instances are their slots."""
+    model = make_model(num_instance_slots=4)
+    state = {k: v for k, v in model.state_dict().items() if k not in ("instance_slots", "instance_points", "instance_point_ids")}
+    state["instance_classes"] = torch.tensor([KEEP_CLASS, CABINET, DROP_INSTANCE, KEEP_CLASS, KEEP_CLASS])
+    fresh = make_model(num_instance_slots=4)
+    fresh.load_state_dict(state)
+    assert fresh.instance_table.slots.tolist() == [-1, 0, 1, 2, 3] and fresh.dropped_instances == 1

@@ -1,0 +1,98 @@
+import socket
+
+import pytest
+import torch
+
+from panoptic_nerfstudio.model_components.segmentation_renderers import render_distribution
+from tests.models.conftest import CLASSES, make_model, make_rays
+
+
+def _batch(n: int, frame_of_ray=None):
+    g = torch.Generator().manual_seed(1)
+    frame = torch.arange(n) // (n // 2) if frame_of_ray is None else frame_of_ray
+    segment = torch.arange(n) // 8
+    semantics = (segment % 3).long()
+    instance = torch.where(semantics == 2, segment % 4, torch.full_like(segment, -1))
+    return {
+        "image": torch.rand(n, 3, generator=g),
+        "semantics": semantics,
+        "instance": instance,
+        "confidence": torch.rand(n, generator=g),
+        "segment": segment,
+        "indices": torch.stack([frame, torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)], -1),
+    }
+
+
+def test_outputs_are_distributions(model):
+    out = model(make_rays(32))
+    assert out["semantics"].shape == (32, len(CLASSES))
+    assert out["instances"].shape == (32, model.config.num_instance_slots)
+    for key in ("semantics", "instances"):
+        assert (out[key] >= 0).all()
+        assert torch.allclose(out[key].sum(-1), torch.ones(32), atol=1e-4)
+
+
+def test_render_distribution_bounded_vs_unbounded():
+    logits = torch.tensor([[[50.0, 0.0], [0.0, 1.0], [0.0, 1.0]]])  # one sample with a huge logit
+    weights = torch.tensor([[[0.1], [0.4], [0.4]]])
+    bounded = render_distribution(logits, weights, bounded=True)
+    unbounded = render_distribution(logits, weights, bounded=False)
+    assert bounded[0].argmax() == 1  # the weighted majority wins
+    assert unbounded[0].argmax() == 0  # a single sample's logit outvotes them
+    assert torch.allclose(bounded.sum(-1), torch.ones(1))
+
+
+def _segmentation_loss(model, out, batch):
+    model.train_step = 10_000
+    losses = model.get_loss_dict(out, batch, model.get_metrics_dict(out, batch))
+    return losses["semantic_loss"] + losses["instance_loss"] + losses["consistency_loss"]
+
+
+@pytest.mark.parametrize("head_features", ["own_grid", "backbone"])
+def test_segmentation_losses_do_not_reach_density_or_color(head_features):
+    model = make_model(heads={"features": head_features})
+    batch = _batch(64)
+    out = model(make_rays(64))
+    _segmentation_loss(model, out, batch).backward()
+    shared = list(model.field.parameters()) + list(model.proposal_networks.parameters())
+    assert all(p.grad is None or torch.count_nonzero(p.grad) == 0 for p in shared)
+    head_grads = [p.grad for p in model.heads.parameters() if p.grad is not None]
+    assert head_grads and any(torch.count_nonzero(g) > 0 for g in head_grads)
+
+
+def test_without_gradient_stopping_density_is_shaped(model):
+    model = make_model(stop_segmentation_gradients=False)
+    out = model(make_rays(64))
+    _segmentation_loss(model, out, _batch(64)).backward()
+    density_grads = [p.grad for p in model.field.mlp_base.parameters() if p.grad is not None]
+    assert any(torch.count_nonzero(g) > 0 for g in density_grads)
+
+
+def test_model_builds_without_network(monkeypatch):
+    """nerfacto's LPIPS would download AlexNet weights; our model must not touch the network."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    model = make_model()
+    assert getattr(model, "lpips", None) is None
+
+
+def test_eval_outputs_include_viewer_images(model):
+    model.eval()
+    from nerfstudio.cameras.rays import RayBundle
+
+    rays = make_rays(6 * 5)
+    bundle = RayBundle(
+        origins=rays.origins.reshape(6, 5, 3),
+        directions=rays.directions.reshape(6, 5, 3),
+        pixel_area=rays.pixel_area.reshape(6, 5, 1),
+        camera_indices=rays.camera_indices.reshape(6, 5, 1),
+    )
+    out = model.get_outputs_for_camera_ray_bundle(bundle)
+    for name in ("rgb", "depth", "accumulation", "semantics_colormap", "instance_colormap", "panoptic"):
+        assert out[name].shape == (6, 5, 3) or (name in ("depth", "accumulation") and out[name].shape == (6, 5, 1))
+    assert out["confidence"].shape == (6, 5, 1)
+    assert ((out["confidence"] >= 0) & (out["confidence"] <= 1)).all()
