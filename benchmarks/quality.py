@@ -1,14 +1,18 @@
-"""Scene-level quality of the CPU preset: 2D input vs lifted, over seeds and noise levels, plus the paper's ablations.
+"""Scene-level quality of the CPU preset on a suite of scenes and training seeds, plus the paper's ablations.
 
-Every run is what a user runs: ``ns-train panoptic-lifting-lite`` on a demo scene
-(with the ablation's flag, if any, and nerfstudio's default training seed), then
-``ns-panoptic eval`` on its held-out frames; the full method on the default scene
-is exactly what ``make demo`` trains. Runs whose ``metrics.json`` already exists under ``--out`` are reused, so
-an interrupted benchmark picks up where it stopped.
+The method's settings were chosen on the default demo scene, so one scene proves nothing: a result counts
+when it holds on scenes and training seeds it was not tuned on. Every run is what a user runs:
+``ns-train panoptic-lifting-lite`` on a demo scene (layout x scene seed) with a training seed
+(``--machine.seed``), then ``ns-panoptic eval`` on its held-out frames. Runs whose ``metrics.json`` exists under
+``--out`` are reused, so an interrupted benchmark picks up where it stopped.
 
-    python benchmarks/quality.py                      # default scene: full method + 5 ablations; 2 more seeds; 2 noise levels
-    python benchmarks/quality.py --seeds 0 --noise 1.0      # only the ablation table
-    python benchmarks/quality.py --jobs 2                   # two runs at once, one torch thread each
+    python benchmarks/quality.py --jobs 2                     # the suite (3 layouts x 2 scene seeds x 2 training
+                                                              # seeds) and the ablations on the default scene
+    python benchmarks/quality.py --no-ablations --layouts thin   # one layout's rows only
+
+It prints one row per run (PQ^scene, things, stuff, mIoU of lifted field and 2D input, merges, splits, seconds per
+step), then per scene the spread between training seeds, and the worst run and the mean; it writes
+``results.json`` and, per scene, a picture (image | 2D input | lifted | ground truth, a few eval frames).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -29,6 +33,9 @@ from rich.table import Table
 
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 
+sys.path.insert(0, str(Path(__file__).parent))
+from quality_pictures import write_scene_picture  # noqa: E402
+
 ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "full method": (),
     "no linear assignment (naive ids)": ("--pipeline.model.instance-matching", "naive"),
@@ -36,107 +43,141 @@ ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "no confidence weighting": ("--pipeline.model.use-confidence", "False"),
     "no gradient stopping": ("--pipeline.model.stop-segmentation-gradients", "False"),
     "unbounded fields (logits rendered)": ("--pipeline.model.bounded-fields", "False"),
+    "no spatial split of slots": ("--pipeline.model.split-slots", "False"),
 }
+DEFAULT_TRAIN_SEED = 42
+"""nerfstudio's default ``--machine.seed``."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Run:
-    seed: int
-    noise: float
-    variant: str
+    layout: str
+    scene_seed: int
+    train_seed: int
+    variant: str = "full method"
+    noise: float = 1.0
+
+    @property
+    def scene(self) -> str:
+        noise = "" if self.noise == 1.0 else f"-noise{self.noise:g}"
+        return f"{self.layout}-seed{self.scene_seed}{noise}"
 
     @property
     def name(self) -> str:
         slug = self.variant.split(" (")[0].replace(" ", "-")
-        return f"seed{self.seed}-noise{self.noise:g}-{slug}"
+        return f"{self.scene}-train{self.train_seed}-{slug}"
 
 
 def bin_path(tool: str) -> str:
     return str(Path(sys.executable).with_name(tool))
 
 
-def scene_for(run: Run, out: Path) -> Path:
-    scene = out / "scenes" / f"seed{run.seed}-noise{run.noise:g}"
+def scene_dir(run: Run, out: Path) -> Path:
+    scene = out / "scenes" / run.scene
     if not (scene / "transforms.json").exists():
-        write_demo_scene(scene, DemoSceneConfig(seed=run.seed, noise=run.noise))
+        write_demo_scene(scene, DemoSceneConfig(seed=run.scene_seed, noise=run.noise, layout=run.layout))
     return scene
 
 
-def train_and_evaluate(run: Run, out: Path, steps: Optional[int], threads: int, console: Console) -> Dict[str, float]:
+def train_and_evaluate(run: Run, out: Path, steps: Optional[int], threads: int, console: Console) -> Dict:
     run_dir = out / "runs" / run.name
     metrics_file = run_dir / "eval" / "metrics.json"
     if metrics_file.exists():
         return json.loads(metrics_file.read_text())
-    scene = scene_for(run, out)
+    scene = scene_dir(run, out)
     console.print(f"[bold]{run.name}[/bold]: training")
     command = [
         bin_path("ns-train"), "panoptic-lifting-lite", "--data", str(scene), "--output-dir", str(run_dir),
         "--experiment-name", "scene", "--timestamp", "run", "--viewer.quit-on-train-completion", "True",
-        *ABLATIONS[run.variant],
-    ]
+        "--machine.seed", str(run.train_seed), *ABLATIONS[run.variant],
+    ]  # fmt: skip
     if steps is not None:
         command += ["--max-num-iterations", str(steps)]
     # One torch thread per core given to this run: oversubscribed threads slow CPU training several-fold.
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    minutes = (time.perf_counter() - start) / 60
+    seconds = time.perf_counter() - start
     config = run_dir / "scene" / "panoptic-lifting-lite" / "run" / "config.yml"
     subprocess.run(
         [bin_path("ns-panoptic"), "eval", "--load-config", str(config), "--output-dir", str(run_dir / "eval")],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )
+    )  # fmt: skip
     metrics = json.loads(metrics_file.read_text())
-    metrics["train_minutes"] = minutes
+    metrics["train_seconds"] = seconds
+    metrics["steps"] = steps or 4000
     metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
-def plan(seeds: List[int], noises: List[float], ablations: bool) -> List[Run]:
-    default = DemoSceneConfig()
-    runs = [Run(default.seed, default.noise, variant) for variant in (ABLATIONS if ablations else ["full method"])]
-    runs += [Run(seed, default.noise, "full method") for seed in seeds if seed != default.seed]
-    runs += [Run(default.seed, noise, "full method") for noise in noises if noise != default.noise]
+def plan(layouts: List[str], scene_seeds: List[int], train_seeds: List[int], ablations: bool) -> List[Run]:
+    runs = [Run(layout, s, t) for layout in layouts for s in scene_seeds for t in train_seeds]
+    if ablations:
+        runs += [Run("default", 0, DEFAULT_TRAIN_SEED, variant) for variant in ABLATIONS if variant != "full method"]
     return runs
 
 
-def results_table(rows: List[Tuple[Run, Dict[str, float]]]) -> Table:
-    table = Table(title="PQ^scene on the held-out frames of demo scenes (panoptic-lifting-lite)")
-    columns = ("scene", "variant", "PQ input", "PQ lifted", "PQ things", "PQ stuff", "mIoU input", "mIoU lifted",
-               "PSNR", "train min")
+def runs_table(rows: List[Tuple[Run, Dict]]) -> Table:
+    table = Table(title="PQ^scene on held-out frames (panoptic-lifting-lite)")
+    columns = ("scene", "train seed", "variant", "PQ input", "PQ lifted", "things", "stuff", "mIoU input",
+               "mIoU lifted", "merges", "splits", "objects", "s/step")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column in ("scene", "variant") else "right")
     for run, m in rows:
         table.add_row(
-            f"seed {run.seed}, noise {run.noise:g}", run.variant,
+            run.scene, str(run.train_seed), run.variant,
             *(f"{m[k]:.1f}" for k in ("input_pq", "lifted_pq", "lifted_pq_things", "lifted_pq_stuff", "input_miou",
                                      "lifted_miou")),
-            f"{m['psnr']:.2f}", f"{m.get('train_minutes', float('nan')):.1f}",
-        )
+            str(m.get("merges", "")), str(m.get("splits", "")), str(m.get("objects", "")),
+            f"{m.get('train_seconds', float('nan')) / m.get('steps', 4000):.3f}",
+        )  # fmt: skip
+    return table
+
+
+def summary_table(rows: List[Tuple[Run, Dict]]) -> Table:
+    """Per scene: mean, worst and spread over training seeds; then the suite's worst run and mean."""
+    table = Table(title="Suite summary (full method): PQ^scene lifted")
+    for column in ("scene", "runs", "mean", "worst", "spread", "mIoU lifted - input (worst)"):
+        table.add_column(column, justify="left" if column == "scene" else "right")
+    suite = [(r, m) for r, m in rows if r.variant == "full method"]
+    for scene in sorted({r.scene for r, _ in suite}):
+        pq = [m["lifted_pq"] for r, m in suite if r.scene == scene]
+        gain = [m["lifted_miou"] - m["input_miou"] for r, m in suite if r.scene == scene]
+        table.add_row(scene, str(len(pq)), f"{sum(pq) / len(pq):.1f}", f"{min(pq):.1f}", f"{max(pq) - min(pq):.1f}",
+                      f"{min(gain):+.1f}")  # fmt: skip
+    if suite:
+        pq = [m["lifted_pq"] for _, m in suite]
+        gain = [m["lifted_miou"] - m["input_miou"] for _, m in suite]
+        table.add_row("[bold]all", str(len(pq)), f"{sum(pq) / len(pq):.1f}", f"{min(pq):.1f}", "", f"{min(gain):+.1f}")
     return table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/quality-runs"))
-    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
-    parser.add_argument("--noise", type=float, nargs="*", default=[0.5, 1.0, 1.5])
+    parser.add_argument("--layouts", nargs="*", default=["default", "crowded", "thin"])
+    parser.add_argument("--scene-seeds", type=int, nargs="*", default=[0, 1])
+    parser.add_argument("--train-seeds", type=int, nargs="*", default=[DEFAULT_TRAIN_SEED, 0])
     parser.add_argument("--ablations", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--steps", type=int, default=None, help="override the preset's training steps")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, each with cores / jobs torch threads")
     args = parser.parse_args()
     console = Console()
-    runs = plan(args.seeds, args.noise, args.ablations)
+    runs = plan(args.layouts, args.scene_seeds, args.train_seeds, args.ablations)
     for run in runs:  # scenes first, so parallel runs never write the same one
-        scene_for(run, args.out)
+        scene_dir(run, args.out)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with ThreadPoolExecutor(args.jobs) as pool:
         results = pool.map(lambda run: train_and_evaluate(run, args.out, args.steps, threads, console), runs)
         rows = list(zip(runs, results))
-    console.print(results_table(rows))
-    (args.out / "results.json").write_text(
-        json.dumps([{"seed": r.seed, "noise": r.noise, "variant": r.variant, **m} for r, m in rows], indent=2) + "\n"
-    )
+    console.print(runs_table(rows))
+    console.print(summary_table(rows))
+    for scene in sorted({r.scene for r, _ in rows}):
+        first = next(r for r, _ in rows if r.scene == scene and r.variant == "full method")
+        picture = write_scene_picture(scene_dir(first, args.out), args.out / "runs" / first.name / "eval" / "pred",
+                                      args.out / "pictures" / f"{scene}.png")  # fmt: skip
+        console.print(f"picture: {picture}")
+    (args.out / "results.json").write_text(json.dumps([{**asdict(r), **m} for r, m in rows], indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ def test_worked_example_scene_validates(doc, tmp_path):
 
 
 def test_prediction_example_matches_eval_encoding(doc, tmp_path):
-    num_slots = int(re.search(r"K = (\d+) \(wall", doc).group(1))
+    num_slots = int(re.search(r"K = (\d+), no split slot, so N = K \(wall", doc).group(1))
     labels = PanopticFrameLabels(
         torch.from_numpy(_grid(doc, "prediction-categories")), torch.from_numpy(_grid(doc, "prediction-instances"))
     )

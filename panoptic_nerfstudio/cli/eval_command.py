@@ -31,11 +31,11 @@ class Eval:
         dataset = pipeline.datamanager.eval_dataset
         classes = dataset.classes
         pred_dir = self.output_dir / "pred"
-        num_slots = model.config.num_instance_slots
+        max_instance_id = len(model.instance_classes) - 1  # K, plus the extra parts of split slots
 
         def write(index: int, frame: Dict) -> None:
             stem = Path(dataset.image_filenames[index]).stem
-            write_panoptic(pred_dir / f"{stem}.png", prediction_to_frame(frame["prediction"], classes, num_slots))
+            write_panoptic(pred_dir / f"{stem}.png", prediction_to_frame(frame["prediction"], classes, max_instance_id))
 
         evaluation = evaluate_scene(model, dataset, on_frame=write)
         metrics = {"checkpoint": str(checkpoint), **evaluation.metrics(), "per_category": evaluation.per_category(classes)}

@@ -1,8 +1,9 @@
 """Predictions as panoptic frames of the project's format (COCO panoptic PNG + segments_info).
 
 Ids are scene-wide, so that a user can follow an object through ``pred/`` by its id:
-a thing keeps its 3D instance id (1..K), and each stuff class gets the id
-``K + 1 + dense class index`` (one segment per stuff class and frame, as the format asks).
+a thing keeps its 3D instance id (1..N, N the run's largest: K without split slots), and
+each stuff class gets the id ``N + 1 + dense class index`` (one segment per stuff class and
+frame, as the format asks).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from panoptic_nerfstudio.data.panoptic_format import ClassTable, PanopticFrame, 
 from panoptic_nerfstudio.evaluation.panoptic_quality import PanopticFrameLabels
 
 
-def stuff_segment_id(dense_index: int, num_slots: int) -> int:
+def stuff_segment_id(dense_index: int, max_instance_id: int) -> int:
     """The scene-wide id of a stuff class's segment: above every 3D instance id."""
-    return num_slots + 1 + dense_index
+    return max_instance_id + 1 + dense_index
 
 
-def prediction_to_frame(prediction: PanopticFrameLabels, classes: ClassTable, num_slots: int) -> PanopticFrame:
-    """Encode one frame's labels (category id and 3D instance id per pixel) with scene-wide segment ids."""
+def prediction_to_frame(prediction: PanopticFrameLabels, classes: ClassTable, max_instance_id: int) -> PanopticFrame:
+    """Encode one frame's labels (category id and 3D instance id per pixel) with scene-wide segment ids; stuff ids
+    start above ``max_instance_id``, the largest 3D instance id of the run (``len(model.instance_classes) - 1``)."""
     ids = prediction.instance.clone()
     segments = []
     for cid in prediction.category.unique().tolist():
@@ -27,7 +29,7 @@ def prediction_to_frame(prediction: PanopticFrameLabels, classes: ClassTable, nu
             for iid in prediction.instance[on].unique().tolist():
                 segments.append(SegmentInfo(int(iid), cid, True, 1.0))
         else:
-            sid = stuff_segment_id(classes.index_of(cid), num_slots)
+            sid = stuff_segment_id(classes.index_of(cid), max_instance_id)
             ids[on] = sid
             segments.append(SegmentInfo(sid, cid, False, 1.0))
     return PanopticFrame(ids=ids.numpy(), segments=segments)

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.data.scene_box import SceneBox
 
 from panoptic_nerfstudio.inference.instance_parts import points_per_part, split_slot
 from panoptic_nerfstudio.inference.panoptic_rule import (
@@ -40,6 +41,7 @@ class RendersDistributions(Protocol):
     """What the table needs of a model: full-image distributions, depth and surface points of one camera."""
 
     thing_mask: Tensor
+    scene_box: SceneBox
 
     def get_distributions_for_camera(self, camera: Cameras) -> Dict[str, Tensor]: ...
 
@@ -57,7 +59,8 @@ class ViewSamples:
     footprints: Tensor
     """[n] the width of each pixel at its surface (depth / focal length): the spacing of neighbouring points."""
     stuff_pixels: int
-    """Pixels labelled stuff (they count in the total area, against which small instances are dropped)."""
+    """Pixels labelled stuff, and thing pixels whose surface lies outside the scene box (depth of a ray into
+    empty space, not of an object): they count in the total area, against which small instances are dropped."""
 
 
 def spread_views(count: int, max_views: int) -> List[int]:
@@ -72,14 +75,17 @@ def samples_over_views(
     """Render up to ``max_views`` views at 1/``downscale`` of their resolution and label them by the rule alone."""
     parts: Dict[str, List[Tensor]] = {"slots": [], "classes": [], "points": [], "footprints": []}
     stuff = 0
+    low, high = model.scene_box.aabb.to(model.thing_mask.device)
     for view in spread_views(len(cameras), max_views):
         camera = copy.deepcopy(cameras[view : view + 1])
         if downscale != 1:
             camera.rescale_output_resolution(1.0 / downscale)
         outputs = model.get_distributions_for_camera(camera)
         prediction = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask)
+        inside = ((outputs["surface_points"] >= low) & (outputs["surface_points"] <= high)).all(dim=-1)
         thing = (prediction.instance != STUFF_INSTANCE) & (outputs["accumulation"][..., 0] >= min_accumulation)
-        stuff += int((prediction.instance == STUFF_INSTANCE).sum())
+        stuff += int((prediction.instance == STUFF_INSTANCE).sum()) + int((thing & ~inside).sum())
+        thing &= inside
         parts["slots"].append((prediction.instance[thing] - 1).cpu())
         parts["classes"].append(prediction.semantics[thing].cpu())
         parts["points"].append(outputs["surface_points"][thing].float().cpu())
@@ -89,10 +95,18 @@ def samples_over_views(
 
 
 def resolve_table(
-    samples: ViewSamples, num_slots: int, num_classes: int, min_area_fraction: float, gap: float = 4.0
+    samples: ViewSamples,
+    num_slots: int,
+    num_classes: int,
+    min_area_fraction: float,
+    gap: float = 10.0,
+    split_slots: bool = True,
 ) -> InstanceTable:
     """The instance table of labelled samples. Points closer than ``gap`` times the median pixel footprint chain into
-    one part; a part of a slot is an instance of its own when it covers at least ``min_area_fraction`` of all pixels."""
+    one part; a part of a slot is an instance of its own when it covers at least ``min_area_fraction`` of all pixels
+    (``split_slots`` False: one instance per slot). At the calibration's quarter resolution a footprint is about 5 cm
+    in the demo rooms, so parts must lie about half a metre apart: with 4 footprints, a poorly reconstructed corner
+    of a sofa on the default scene came off as a separate instance (a false positive in PQ)."""
     total = len(samples.slots) + samples.stuff_pixels
     min_part = max(1, int(np.ceil(min_area_fraction * total)))
     eps = gap * float(samples.footprints.median()) if len(samples.footprints) else 0.0
@@ -102,7 +116,8 @@ def resolve_table(
     points = samples.points.numpy()
     for slot in samples.slots.unique().tolist():
         mine = torch.nonzero(samples.slots == slot).squeeze(-1)
-        parts = split_slot(points[mine.numpy()], eps, min_part) if min_area_fraction > 0 and eps > 0 else None
+        splittable = split_slots and min_area_fraction > 0 and eps > 0
+        parts = split_slot(points[mine.numpy()], eps, min_part) if splittable else None
         if parts is None or parts.count == 1:
             continue
         ids = [slot + 1] + [len(slots_of_ids) + n for n in range(parts.count - 1)]
@@ -131,7 +146,8 @@ def instance_table_over_views(
     min_area_fraction: float,
     max_views: int = 48,
     downscale: float = 4,
+    split_slots: bool = True,
 ) -> InstanceTable:
     """The run's instance table over a set of views (see the module's docstring)."""
     samples = samples_over_views(model, cameras, max_views, downscale)
-    return resolve_table(samples, num_slots, num_classes, min_area_fraction)
+    return resolve_table(samples, num_slots, num_classes, min_area_fraction, split_slots=split_slots)

@@ -31,6 +31,7 @@ from panoptic_nerfstudio.fields.fast_hash_encoding import accelerate_torch_hash_
 from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
 from panoptic_nerfstudio.inference.instance_table import instance_table_over_views
 from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, InstanceTable, PanopticPrediction, infer_panoptic
+from panoptic_nerfstudio.inference.small_segments import remove_small_segments
 from panoptic_nerfstudio.model_components.instance_assignment import instance_loss
 from panoptic_nerfstudio.model_components.segmentation_losses import (
     consistency_loss,
@@ -78,6 +79,12 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     """Instance table: each 3D instance takes its majority class, and one covering less than this fraction of the
     pixels becomes its most likely stuff class (0: no table). The table is made over the training views (at 1/4
     resolution) whenever a checkpoint is saved and stored in it; every command applies that table."""
+    split_slots: bool = True
+    """Instance table: split each slot into its spatially separate parts, each a 3D instance with its own class (two
+    objects never seen in the same frame may share a slot). False: one 3D instance per slot (ablation)."""
+    min_segment_area: float = 0.0
+    """Per rendered image: connected pieces of one label covering less than this fraction of the image take the label
+    of their nearest larger piece (speckle clean-up; 0: off). Full images only, not single rays (click, points)."""
 
 
 _TABLE_BUFFERS = {
@@ -183,7 +190,7 @@ class PanopticLiftingModel(NerfactoModel):
         self.eval()
         table = instance_table_over_views(
             self, cameras, self.config.num_instance_slots, len(self.classes), self.config.min_instance_area,
-            max_views=max_views, downscale=downscale,
+            max_views=max_views, downscale=downscale, split_slots=self.config.split_slots,
         )  # fmt: skip
         self.set_instance_table(table)
         self.train(was_training)
@@ -257,10 +264,13 @@ class PanopticLiftingModel(NerfactoModel):
         return outputs
 
     def infer(self, outputs: Dict[str, Tensor]) -> PanopticPrediction:
-        """Labels of rendered distributions: the one inference rule with the run's instance table."""
-        return infer_panoptic(
+        """Labels of rendered distributions: the one inference rule with the run's instance table (and, on full
+        images, the small-segment clean-up)."""
+        prediction = infer_panoptic(
             outputs["semantics"], outputs["instances"], self.thing_mask, self.instance_table, outputs["surface_points"]
         )
+        pixels = prediction.semantics.numel()
+        return remove_small_segments(prediction, round(self.config.min_segment_area * pixels))
 
     def labelled_images(self, prediction: PanopticPrediction) -> Dict[str, Tensor]:
         """Viewer / ns-render images of a prediction: color maps, confidence and the id maps."""

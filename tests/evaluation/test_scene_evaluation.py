@@ -4,6 +4,8 @@ from types import SimpleNamespace
 
 import torch
 
+from nerfstudio.data.scene_box import SceneBox
+
 from panoptic_nerfstudio.data.panoptic_datamanager import PanopticDataManagerConfig
 from panoptic_nerfstudio.data.panoptic_dataparser import PanopticDataParserConfig
 from panoptic_nerfstudio.evaluation.scene_evaluation import evaluate_scene, labels_of
@@ -22,6 +24,7 @@ class OracleModel:
         self.config = SimpleNamespace(num_instance_slots=SLOTS, min_instance_area=0.001)
         self.thing_mask = torch.from_numpy(dataset.classes.thing_mask)
         self.device = "cpu"
+        self.scene_box = SceneBox(aabb=torch.tensor([[-1.0, -1, -1], [1, 1, 1]]))
         self.stray_pixels = stray_pixels
         self.frame = 0
         self.slot_of = {}

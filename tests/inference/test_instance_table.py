@@ -43,6 +43,11 @@ def test_a_slot_covering_two_distant_objects_becomes_two_instances_with_their_ow
     assert prediction.semantics.tolist() == [CABINET, LAMP, 0]  # each part's own class; stuff untouched
 
 
+def test_the_ablation_keeps_one_instance_per_slot():
+    table = resolve_table(_two_objects_in_one_slot(), 4, 4, 0.01, split_slots=False)
+    assert len(table.classes) == 5 and len(table.points) == 0 and table.classes[1] == CABINET
+
+
 def test_without_a_gap_a_slot_stays_one_instance():
     samples = _two_objects_in_one_slot()
     samples.points[300:400] = _blob([0.04, 0, 0], 100, 1)  # the lamp now touches the cabinet
