@@ -8,6 +8,8 @@ frame, as the format asks).
 
 from __future__ import annotations
 
+import torch
+
 from panoptic_nerfstudio.data.panoptic_format import ClassTable, PanopticFrame, SegmentInfo
 from panoptic_nerfstudio.evaluation.panoptic_quality import PanopticFrameLabels
 
@@ -20,6 +22,8 @@ def stuff_segment_id(dense_index: int, max_instance_id: int) -> int:
 def prediction_to_frame(prediction: PanopticFrameLabels, classes: ClassTable, max_instance_id: int) -> PanopticFrame:
     """Encode one frame's labels (category id and 3D instance id per pixel) with scene-wide segment ids; stuff ids
     start above ``max_instance_id``, the largest 3D instance id of the run (``len(model.instance_classes) - 1``)."""
+    category = _one_class_per_instance(prediction.category, prediction.instance, classes)
+    prediction = PanopticFrameLabels(category, prediction.instance)
     ids = prediction.instance.clone()
     segments = []
     for cid in prediction.category.unique().tolist():
@@ -33,3 +37,17 @@ def prediction_to_frame(prediction: PanopticFrameLabels, classes: ClassTable, ma
             ids[on] = sid
             segments.append(SegmentInfo(sid, cid, False, 1.0))
     return PanopticFrame(ids=ids.numpy(), segments=segments)
+
+
+def _one_class_per_instance(category: torch.Tensor, instance: torch.Tensor, classes: ClassTable) -> torch.Tensor:
+    """Categories with each 3D instance's thing pixels in the frame's majority thing class of that instance: an id is
+    one segment. (The run's table already gives each instance it saw one class; one it never saw keeps its pixels'.)"""
+    thing_ids = torch.from_numpy(classes.category_ids[classes.thing_mask])
+    on_thing = torch.isin(category, thing_ids) & (instance > 0)
+    category = category.clone()
+    for iid in instance[on_thing].unique().tolist():
+        mine = on_thing & (instance == iid)
+        values, counts = category[mine].unique(return_counts=True)
+        if len(values) > 1:
+            category[mine] = values[counts.argmax()]
+    return category

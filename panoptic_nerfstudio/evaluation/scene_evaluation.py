@@ -105,6 +105,9 @@ def evaluate_scene(
     def dense(labels: PanopticFrameLabels) -> torch.Tensor:
         return torch.from_numpy(classes.dense_indices(labels.category.numpy()))
 
+    was_training = bool(getattr(model, "training", False))
+    if was_training:  # training mode jitters the samples: renders would differ from call to call
+        model.eval()  # type: ignore[attr-defined]
     with frames_progress(transient=True) as progress:
         for index in progress.track(range(len(dataset)), description="Rendering evaluation frames"):
             outputs = model.get_distributions_for_camera(dataset.cameras[index : index + 1])
@@ -130,6 +133,8 @@ def evaluate_scene(
             missed = torch.where(given_dense >= 0, given_dense, (dense(target) + 1) % len(classes))
             input_confusion += confusion_matrix(missed, dense(target), len(classes))
 
+    if was_training:
+        model.train()  # type: ignore[attr-defined]
     has_gt = len(targets) == len(predictions)
     return SceneEvaluation(
         frames=len(predictions),

@@ -71,6 +71,7 @@ def test_calibration_renders_views_and_stores_the_table():
     torch.manual_seed(0)
     model = make_model(num_instance_slots=4, min_instance_area=1.5)
     model.heads.semantic.register_forward_hook(lambda module, inputs, out: out + torch.tensor([0.0, 0.0, 10.0]))
+    model.scene_box.aabb = torch.tensor([[-1e3] * 3, [1e3] * 3])  # an untrained field's surfaces lie anywhere
     cameras = Cameras(
         camera_to_worlds=torch.eye(4)[None, :3].clone() + torch.tensor([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 2.0]]),
         fx=20.0, fy=20.0, cx=8.0, cy=6.0, width=16, height=12,

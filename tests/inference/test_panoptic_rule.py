@@ -81,6 +81,7 @@ def test_calibration_sets_the_checkpointed_mask_used_by_viewer_outputs():
     torch.manual_seed(0)
     model = make_model(num_instance_slots=4, min_instance_area=1.5)
     model.heads.semantic.register_forward_hook(lambda module, inputs, out: out + torch.tensor([0.0, 0.0, 10.0]))
+    model.scene_box.aabb = torch.tensor([[-1e3] * 3, [1e3] * 3])  # an untrained field's surfaces lie anywhere
     assert "instance_classes" in model.state_dict()
     assert (model.instance_classes == KEEP_CLASS).all()  # nothing known before calibration
     cameras = Cameras(

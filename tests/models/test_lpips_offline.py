@@ -18,6 +18,7 @@ def _image_metrics(model):
         "accumulation": torch.ones(64, 64, 1),
         "semantics": torch.full((64, 64, 3), 1 / 3),
         "instances": torch.full((64, 64, 32), 1 / 32),
+        "surface_points": torch.zeros(64, 64, 3),
     }
     metrics, _ = model.get_image_metrics_and_images(outputs, {"image": image})
     return metrics
