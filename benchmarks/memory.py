@@ -11,6 +11,11 @@ their cameras cycled: the data path and the stored bytes per frame are those of 
 ``--unique 300`` renders every frame.
 
     python benchmarks/memory.py [--size 640x480] [--frames 300] [--unique 24]
+
+Large scenes, loaded and trained (``memory_cases.py``): a ScanNet-sized case (1,200 frames at 640 x 480) and a
+Hypersim-sized one (100 frames at 1024 x 768), each with ``--pipeline.datamanager.cache-images cpu`` and ``disk``:
+
+    python benchmarks/memory.py --all [--train-steps 20]
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from panoptic_nerfstudio.data.panoptic_datamanager import PanopticDataManagerConfig
 from panoptic_nerfstudio.data.panoptic_dataparser import PanopticDataParserConfig
 from panoptic_nerfstudio.data.ray_store import RayStore
+
+from memory_cases import CASES, measure_row, results_table, run_all  # noqa: E402 (a script beside this one)
 
 TARGET_BYTES = 2 * 10**9
 LAYERS = (("images", ".png"), ("panoptic", ".png"), ("panoptic", ".json"), ("confidence", ".png"))
@@ -89,9 +96,35 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--unique", type=int, default=24, help="distinct frames rendered by the demo generator")
     parser.add_argument("--eval-every", type=int, default=8)
+    parser.add_argument("--all", action="store_true", help="the large-scene rows, loaded and trained (memory_cases.py)")
+    parser.add_argument("--case", choices=sorted(CASES), help="a preset size and frame count (overrides the two)")
+    parser.add_argument("--train-steps", type=int, default=0, help="also set up the pipeline and train this many steps")
+    parser.add_argument("--rays", type=int, default=1024, help="rays per training step")
+    parser.add_argument("--cache-images", choices=["cpu", "disk"], default="cpu")
+    parser.add_argument("--cache-dir", type=Path, help="folder of the disk cache (default: the temporary folder)")
+    parser.add_argument("--scene", type=Path, help="an existing scene to load instead of writing one")
+    parser.add_argument("--json", type=Path, help="with --train-steps: write the measurements here")
     args = parser.parse_args()
+    if args.case:
+        width, height, args.frames = CASES[args.case]
+        args.size = f"{width}x{height}"
     width, height = parse_size(args.size)
-    console = Console()
+    console = Console(width=160)
+    if args.all:
+        run_all(write_scene, args.unique, args.eval_every, args.train_steps or 20, args.rays)
+        return
+    if args.train_steps:
+        with tempfile.TemporaryDirectory() as tmp:
+            scene = args.scene
+            if scene is None:
+                scene = Path(tmp) / "scene"
+                write_scene(scene, width, height, args.frames, args.unique, args.eval_every)
+            result = measure_row(scene, args.cache_images, args.cache_dir, args.train_steps, args.rays)
+        if args.json:
+            args.json.write_text(json.dumps(result))
+        result["case"] = args.case or "default"
+        console.print(results_table([result]))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         scene = Path(tmp) / "scene"

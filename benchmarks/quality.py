@@ -9,6 +9,8 @@ when it holds on scenes and training seeds it was not tuned on. Every run is wha
     python benchmarks/quality.py --jobs 2                     # the suite (3 layouts x 2 scene seeds x 2 training
                                                               # seeds) and the ablations on the default scene
     python benchmarks/quality.py --no-ablations --layouts thin   # one layout's rows only
+    python benchmarks/quality.py --no-ablations --layouts default crowded many --scene-seeds 0 \
+        --train-seeds 42 0 1 --heads slots contrastive        # both instance heads, three training seeds each
 
 It prints one row per run (PQ^scene, things, stuff, mIoU of lifted field and 2D input, merges, splits, seconds per
 step), then per scene the spread between training seeds, and the worst run and the mean; it writes
@@ -45,6 +47,11 @@ ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "unbounded fields (logits rendered)": ("--pipeline.model.bounded-fields", "False"),
     "no spatial split of slots": ("--pipeline.model.split-slots", "False"),
 }
+HEADS: Dict[str, Tuple[str, ...]] = {
+    "slots": (),
+    "contrastive": ("--pipeline.model.instance-head", "contrastive"),
+}
+"""The instance heads (``--heads``): the paper's K slots, and contrastive embeddings clustered after training."""
 DEFAULT_TRAIN_SEED = 42
 """nerfstudio's default ``--machine.seed``."""
 
@@ -56,6 +63,7 @@ class Run:
     train_seed: int
     variant: str = "full method"
     noise: float = 1.0
+    head: str = "slots"
 
     @property
     def scene(self) -> str:
@@ -65,7 +73,8 @@ class Run:
     @property
     def name(self) -> str:
         slug = self.variant.split(" (")[0].replace(" ", "-")
-        return f"{self.scene}-train{self.train_seed}-{slug}"
+        head = "" if self.head == "slots" else f"-{self.head}"
+        return f"{self.scene}-train{self.train_seed}-{slug}{head}"
 
 
 def bin_path(tool: str) -> str:
@@ -89,7 +98,7 @@ def train_and_evaluate(run: Run, out: Path, steps: Optional[int], threads: int, 
     command = [
         bin_path("ns-train"), "panoptic-lifting-lite", "--data", str(scene), "--output-dir", str(run_dir),
         "--experiment-name", "scene", "--timestamp", "run", "--viewer.quit-on-train-completion", "True",
-        "--machine.seed", str(run.train_seed), *ABLATIONS[run.variant],
+        "--machine.seed", str(run.train_seed), *ABLATIONS[run.variant], *HEADS[run.head],
     ]  # fmt: skip
     if steps is not None:
         command += ["--max-num-iterations", str(steps)]
@@ -110,8 +119,10 @@ def train_and_evaluate(run: Run, out: Path, steps: Optional[int], threads: int, 
     return metrics
 
 
-def plan(layouts: List[str], scene_seeds: List[int], train_seeds: List[int], ablations: bool) -> List[Run]:
-    runs = [Run(layout, s, t) for layout in layouts for s in scene_seeds for t in train_seeds]
+def plan(
+    layouts: List[str], scene_seeds: List[int], train_seeds: List[int], ablations: bool, heads: Tuple[str, ...] = ("slots",)
+) -> List[Run]:
+    runs = [Run(layout, s, t, head=h) for h in heads for layout in layouts for s in scene_seeds for t in train_seeds]
     if ablations:
         runs += [Run("default", 0, DEFAULT_TRAIN_SEED, variant) for variant in ABLATIONS if variant != "full method"]
     return runs
@@ -119,13 +130,13 @@ def plan(layouts: List[str], scene_seeds: List[int], train_seeds: List[int], abl
 
 def runs_table(rows: List[Tuple[Run, Dict]]) -> Table:
     table = Table(title="PQ^scene on held-out frames (panoptic-lifting-lite)")
-    columns = ("scene", "train seed", "variant", "PQ input", "PQ lifted", "things", "stuff", "mIoU input",
+    columns = ("scene", "train seed", "variant", "head", "PQ input", "PQ lifted", "things", "stuff", "mIoU input",
                "mIoU lifted", "merges", "splits", "objects", "s/step")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column in ("scene", "variant") else "right")
     for run, m in rows:
         table.add_row(
-            run.scene, str(run.train_seed), run.variant,
+            run.scene, str(run.train_seed), run.variant, run.head,
             *(f"{m[k]:.1f}" for k in ("input_pq", "lifted_pq", "lifted_pq_things", "lifted_pq_stuff", "input_miou",
                                      "lifted_miou")),
             str(m.get("merges", "")), str(m.get("splits", "")), str(m.get("objects", "")),
@@ -135,20 +146,26 @@ def runs_table(rows: List[Tuple[Run, Dict]]) -> Table:
 
 
 def summary_table(rows: List[Tuple[Run, Dict]]) -> Table:
-    """Per scene: mean, worst and spread over training seeds; then the suite's worst run and mean."""
+    """Per scene and instance head: mean, worst and spread over training seeds, mean PQ things and merges; then the
+    suite's worst run and mean."""
     table = Table(title="Suite summary (full method): PQ^scene lifted")
-    for column in ("scene", "runs", "mean", "worst", "spread", "mIoU lifted - input (worst)"):
-        table.add_column(column, justify="left" if column == "scene" else "right")
+    for column in ("scene", "head", "runs", "mean", "worst", "spread", "things (mean)", "merges (mean)",
+                   "mIoU lifted - input (worst)"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("scene", "head") else "right")
     suite = [(r, m) for r, m in rows if r.variant == "full method"]
-    for scene in sorted({r.scene for r, _ in suite}):
-        pq = [m["lifted_pq"] for r, m in suite if r.scene == scene]
-        gain = [m["lifted_miou"] - m["input_miou"] for r, m in suite if r.scene == scene]
-        table.add_row(scene, str(len(pq)), f"{sum(pq) / len(pq):.1f}", f"{min(pq):.1f}", f"{max(pq) - min(pq):.1f}",
-                      f"{min(gain):+.1f}")  # fmt: skip
+    for scene, head in sorted({(r.scene, r.head) for r, _ in suite}):
+        mine = [m for r, m in suite if r.scene == scene and r.head == head]
+        pq = [m["lifted_pq"] for m in mine]
+        gain = [m["lifted_miou"] - m["input_miou"] for m in mine]
+        things = sum(m["lifted_pq_things"] for m in mine) / len(mine)
+        merges = sum(float(m.get("merges", 0)) for m in mine) / len(mine)
+        table.add_row(scene, head, str(len(pq)), f"{sum(pq) / len(pq):.1f}", f"{min(pq):.1f}",
+                      f"{max(pq) - min(pq):.1f}", f"{things:.1f}", f"{merges:.1f}", f"{min(gain):+.1f}")  # fmt: skip
     if suite:
         pq = [m["lifted_pq"] for _, m in suite]
         gain = [m["lifted_miou"] - m["input_miou"] for _, m in suite]
-        table.add_row("[bold]all", str(len(pq)), f"{sum(pq) / len(pq):.1f}", f"{min(pq):.1f}", "", f"{min(gain):+.1f}")
+        table.add_row("[bold]all", "", str(len(pq)), f"{sum(pq) / len(pq):.1f}", f"{min(pq):.1f}", "", "", "",
+                      f"{min(gain):+.1f}")  # fmt: skip
     return table
 
 
@@ -159,11 +176,12 @@ def main() -> None:
     parser.add_argument("--scene-seeds", type=int, nargs="*", default=[0, 1])
     parser.add_argument("--train-seeds", type=int, nargs="*", default=[DEFAULT_TRAIN_SEED, 0])
     parser.add_argument("--ablations", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--heads", nargs="*", default=["slots"], choices=list(HEADS), help="instance heads of the suite")
     parser.add_argument("--steps", type=int, default=None, help="override the preset's training steps")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, each with cores / jobs torch threads")
     args = parser.parse_args()
     console = Console()
-    runs = plan(args.layouts, args.scene_seeds, args.train_seeds, args.ablations)
+    runs = plan(args.layouts, args.scene_seeds, args.train_seeds, args.ablations, tuple(args.heads))
     for run in runs:  # scenes first, so parallel runs never write the same one
         scene_dir(run, args.out)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)

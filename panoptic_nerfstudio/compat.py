@@ -15,6 +15,10 @@
 
 3. Videos. ``ns-render`` needs an ``ffmpeg`` executable; see :func:`use_bundled_ffmpeg`.
 
+4. tiny-cuda-nn. Where ``tinycudann`` is not importable, nerfstudio falls back to its torch hash grids and MLPs
+   and prints a four-line warning for every module it builds (eleven for the paper-sized model);
+   :func:`single_tcnn_notice` says it once per process instead.
+
 Nothing here runs on ``import panoptic_nerfstudio``: the model calls these when it is
 built, which nerfstudio does before it loads a checkpoint or renders.
 """
@@ -73,6 +77,43 @@ def cached_lpips() -> Optional[Any]:
     from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
 
     return LearnedPerceptualImagePatchSimilarity(normalize=True)
+
+
+_TCNN_NOTICE_GIVEN = False
+
+
+@contextlib.contextmanager
+def single_tcnn_notice(implementation: str) -> Iterator[None]:
+    """Around building a model: where ``implementation`` is tcnn but tinycudann is not importable, one notice
+    (once per process) instead of nerfstudio's warning per module. The modules fall back to torch as before."""
+    from nerfstudio.utils import external
+
+    if implementation != "tcnn" or external.TCNN_EXISTS:
+        yield
+        return
+    global _TCNN_NOTICE_GIVEN
+    if not _TCNN_NOTICE_GIVEN:
+        _TCNN_NOTICE_GIVEN = True
+        from nerfstudio.utils.rich_utils import CONSOLE
+
+        CONSOLE.print(
+            f"Note: tinycudann is not importable ({external.tcnn_import_exception}); the hash grids and MLPs use "
+            "nerfstudio's torch implementation: the same model, slower. Install tiny-cuda-nn for speed, or pass "
+            "--pipeline.model.implementation torch to choose torch outright.",
+            soft_wrap=True,
+        )
+    import nerfstudio.field_components.encodings as encodings
+    import nerfstudio.field_components.mlp as mlp
+
+    modules = (encodings, mlp)
+    originals = [module.print_tcnn_speed_warning for module in modules]
+    for module in modules:
+        module.print_tcnn_speed_warning = lambda module_name: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, originals):
+            module.print_tcnn_speed_warning = original  # type: ignore[assignment]
 
 
 def use_bundled_ffmpeg() -> None:

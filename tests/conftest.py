@@ -42,3 +42,30 @@ def tiny_trained_config(tmp_path_factory, tiny_scene_master) -> Path:
     config = out / "tiny" / "panoptic-lifting-lite" / "t" / "config.yml"
     assert config.exists()
     return config
+
+
+SMALL = DemoSceneConfig(seed=0, width=96, height=72)
+"""The demo room's 48 views at 96 x 72: enough views for 3D consistency, small enough to train in a minute or two."""
+
+
+@pytest.fixture(scope="session")
+def small_trained_config(tmp_path_factory) -> Path:
+    """config.yml of a 1500-step ns-train run of the lite preset on the small demo scene, the instance loss from step
+    200 and the consistency loss from 400 (the preset's 500 / 1000 are for 4000 steps): a run whose objects are
+    clear enough to edit one by one (tests/cli/test_render_editing.py) and whose labels can be compared with the
+    input masks (label transfer, tests/export/test_mask_export.py). On 2 idle CPU cores about 2.5 min."""
+    scene = tmp_path_factory.mktemp("small") / "scene"
+    write_demo_scene(scene, SMALL)
+    out = tmp_path_factory.mktemp("train_small")
+    run_tool(
+        [
+            "ns-train", "panoptic-lifting-lite", "--data", scene, "--output-dir", out,
+            "--experiment-name", "small", "--timestamp", "t", "--max-num-iterations", "1500",
+            "--steps-per-save", "1500", "--viewer.quit-on-train-completion", "True",
+            "--pipeline.model.instance-loss-start-step", "200",
+            "--pipeline.model.consistency-loss-start-step", "400",
+        ]
+    )
+    config = out / "small" / "panoptic-lifting-lite" / "t" / "config.yml"
+    assert config.exists()
+    return config

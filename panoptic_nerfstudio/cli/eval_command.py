@@ -38,12 +38,19 @@ class Eval:
             write_panoptic(pred_dir / f"{stem}.png", prediction_to_frame(frame["prediction"], classes, max_instance_id))
 
         evaluation = evaluate_scene(model, dataset, on_frame=write)
-        metrics = {"checkpoint": str(checkpoint), **evaluation.metrics(), "per_category": evaluation.per_category(classes)}
+        metrics = {
+            "checkpoint": str(checkpoint),
+            "instance_head": model.config.instance_head,
+            "instance_head_summary": model.instance_head_summary,
+            **evaluation.metrics(),
+            "per_category": evaluation.per_category(classes),
+        }
         self.output_dir.mkdir(parents=True, exist_ok=True)
         (self.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         if evaluation.lifted_pq is None:
             CONSOLE.print("[yellow]No gt_panoptic/ for these frames: only RGB metrics and predictions are reported.")
         CONSOLE.print(results_table(evaluation))
+        CONSOLE.print(f"Instance head: {model.instance_head_summary} (--pipeline.model.instance-head).")
         CONSOLE.print(
             f"Labels use the run's instance table (from the training views, stored in {checkpoint.name}): "
             f"{evaluation.dropped_instances} 3D instance(s) under {model.config.min_instance_area:.2%} of the pixels "

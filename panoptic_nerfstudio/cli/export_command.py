@@ -1,9 +1,9 @@
-"""``ns-panoptic export pointcloud|instances``: a trained panoptic field as labeled 3D data.
+"""``ns-panoptic export pointcloud|instances|masks``: a trained panoptic field as labeled 3D data (and 2D labels).
 
 Both render every training view (optionally downscaled), lift each surface pixel to 3D with
 its rendered depth, and label it with the model's one inference rule. ``pointcloud`` writes
 the whole labeled cloud as one PLY; ``instances`` writes one PLY per 3D instance plus
-instances.json.
+instances.json. ``masks`` (``cli/mask_export_command.py``) writes 3D-consistent 2D masks as a scene.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from panoptic_nerfstudio.export.labeled_points import (
     view_points,
 )
 from panoptic_nerfstudio.cli.command_errors import report_error
+from panoptic_nerfstudio.cli.mask_export_command import ExportMasks
 from panoptic_nerfstudio.cli.trained_run import TrainedRunError, load_panoptic_run
 from panoptic_nerfstudio.utils.progress import frames_progress
 
@@ -162,7 +163,11 @@ Export = Annotated[
     Union[
         Annotated[ExportPointCloud, tyro.conf.subcommand(name="pointcloud")],
         Annotated[ExportInstances, tyro.conf.subcommand(name="instances")],
+        Annotated[ExportMasks, tyro.conf.subcommand(name="masks")],
     ],
-    tyro.conf.subcommand(name="export", description="Labeled 3D export: a point cloud, or one PLY per 3D instance."),
+    tyro.conf.subcommand(
+        name="export",
+        description="Labeled export: a point cloud, one PLY per 3D instance, or 3D-consistent 2D masks as a scene.",
+    ),
 ]
 """The ``export`` subcommand group of ``ns-panoptic``."""

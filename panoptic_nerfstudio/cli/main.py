@@ -12,6 +12,7 @@ from panoptic_nerfstudio.cli.command_errors import CommandError, report_error
 from panoptic_nerfstudio.cli.convert_command import Convert
 from panoptic_nerfstudio.cli.demo_data_command import DemoData
 from panoptic_nerfstudio.cli.eval_command import Eval
+from panoptic_nerfstudio.cli.render_command import Render
 from panoptic_nerfstudio.cli.export_command import Export
 from panoptic_nerfstudio.cli.segment_command import Segment
 from panoptic_nerfstudio.cli.validate_command import Validate
@@ -23,6 +24,7 @@ Commands = Union[
     Annotated[Validate, tyro.conf.subcommand(name="validate")],
     Annotated[Eval, tyro.conf.subcommand(name="eval")],
     Export,
+    Render,
     Annotated[Convert, tyro.conf.subcommand(name="convert")],
 ]
 

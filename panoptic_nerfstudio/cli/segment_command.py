@@ -2,7 +2,8 @@
 
 Writes ``panoptic/``, ``confidence/`` and ``panoptic_classes.json`` (docs/format.md) where training reads them.
 Frames that already have masks are skipped, so an interrupted run continues where it stopped; ``--overwrite``
-regenerates everything (needed when changing the label map).
+regenerates everything (needed when changing the label map). ``--shard K/N`` segments every N-th frame starting at
+K, so N processes or machines split a capture; the scene is validated by the shard that finds every frame done.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from panoptic_nerfstudio.data.panoptic_format import PanopticFormatError
 from panoptic_nerfstudio.data.validation import validate_scene
 from panoptic_nerfstudio.segmentation.backend import BackendUnavailableError, PanopticThresholds, SegmentationBackend
 from panoptic_nerfstudio.segmentation.detectron2_backend import Detectron2OutputError
+from panoptic_nerfstudio.segmentation.frame_shards import FrameShard, parse_shard
 from panoptic_nerfstudio.segmentation.label_map import LabelMap, load_label_map
 from panoptic_nerfstudio.segmentation.mask_generation import MaskGenerator, SegmentedFrame
 from panoptic_nerfstudio.segmentation.panoptic_writer import class_table_needs_writing, prepare_class_table, write_frame
-from panoptic_nerfstudio.segmentation.scene_frames import read_rgb, scene_frame_targets
+from panoptic_nerfstudio.segmentation.scene_frames import FrameTarget, read_rgb, scene_frame_targets
 from panoptic_nerfstudio.segmentation.tta_merging import Augmentation, tta_augmentations
 
 
@@ -56,6 +58,9 @@ class Segment:
     """Images per forward pass."""
     overwrite: bool = False
     """Regenerate frames that already have masks (and replace panoptic_classes.json)."""
+    shard: Optional[str] = None
+    """K/N: segment only every N-th frame of transforms.json starting at frame K (0-based), so that N processes
+    or machines split the scene; run K = 0 .. N-1 with the same options. Validation runs once all frames have masks."""
     object_threshold: float = PanopticThresholds.object_score
     """Mask2Former panoptic inference: queries scoring at most this are dropped."""
     overlap_threshold: float = PanopticThresholds.overlap
@@ -70,10 +75,17 @@ class Segment:
     def run(self) -> int:
         if self.batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
+        try:
+            shard = parse_shard(self.shard)
+        except ValueError as err:
+            raise CommandError(str(err)) from err
         label_map = load_label_map(self.label_map)
         if self.unmapped is not None:
             label_map = label_map.with_unmapped(self.unmapped)
-        scene_dir, targets = scene_frame_targets(self.data)
+        scene_dir, all_targets = scene_frame_targets(self.data)
+        targets = shard.select(all_targets)
+        if not shard.whole:
+            CONSOLE.print(f"Shard {shard}: {len(targets)} of the scene's {len(all_targets)} frame(s)")
         pending = targets if self.overwrite else [t for t in targets if not t.done]
         new_class_table = class_table_needs_writing(scene_dir, label_map.classes, label_map.path, self.overwrite)
         skipped = len(targets) - len(pending)
@@ -81,7 +93,8 @@ class Segment:
             CONSOLE.print(f"{skipped} of {len(targets)} frame(s) already have masks and are kept (--overwrite redoes them)")
         if not pending:
             prepare_class_table(scene_dir, label_map.classes, label_map.path, self.overwrite)
-            CONSOLE.print(f"[bold green]Nothing to do: every frame of {scene_dir} has masks")
+            where = scene_dir if shard.whole else f"shard {shard} of {scene_dir}"
+            CONSOLE.print(f"[bold green]Nothing to do: every frame of {where} has masks")
             return 0
 
         device = resolve_device(self.device)
@@ -111,6 +124,8 @@ class Segment:
         elapsed = time.perf_counter() - start
 
         CONSOLE.print(summary_table(scene_dir, label_map, stats, skipped, views, elapsed, device))
+        if not all_frames_done(scene_dir, all_targets, shard):
+            return 0
         report = validate_scene(scene_dir)
         if not report.ok:
             for problem in report.problems:
@@ -134,6 +149,20 @@ class Segment:
         name = self.model or DEFAULT_MODEL
         with CONSOLE.status(f"Loading {name}"):
             return TransformersBackend.from_pretrained(name, device, thresholds)
+
+
+def all_frames_done(scene_dir: Path, targets: List[FrameTarget], shard: FrameShard) -> bool:
+    """Whether every frame of the scene has masks; if not (other shards still running), say so."""
+    missing = [t for t in targets if not t.done]
+    if not missing:
+        return True
+    CONSOLE.print(
+        f"[bold]Shard {shard} is done; {len(missing)} of {len(targets)} frame(s) of {scene_dir} have no "
+        f"masks yet (other shards), e.g. {missing[0].image.name}. The scene is validated by the run that finds "
+        "every frame done (or run ns-panoptic validate).",
+        soft_wrap=True,
+    )
+    return False
 
 
 def resolve_device(choice: str) -> str:

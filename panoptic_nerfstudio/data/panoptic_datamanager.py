@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Type
 
 import numpy as np
@@ -30,7 +31,9 @@ from nerfstudio.utils.rich_utils import CONSOLE
 
 from panoptic_nerfstudio.data.panoptic_dataparser import PanopticDataParserConfig
 from panoptic_nerfstudio.data.panoptic_dataset import PanopticDataset
+from panoptic_nerfstudio.data.pixel_storage import PixelAllocator, PixelCache
 from panoptic_nerfstudio.data.segment_ray_sampler import SegmentRaySampler, SegmentRaySamplerConfig
+from panoptic_nerfstudio.utils.distributed import decorrelate_ranks, rank_and_world_size, rank_frames
 
 
 MAX_THINGS_METADATA_KEY = "max_things_per_frame"
@@ -49,6 +52,12 @@ class PanopticDataManagerConfig(VanillaDataManagerConfig):
     allow_missing_masks: bool = False
     """Train frames that have no panoptic mask on RGB only (their rays carry no labels). Off: a missing mask
     stops the run before training, naming the frames."""
+    cache_images: PixelCache = "cpu"
+    """Where the decoded pixels (RGB, masks, confidence: 11 bytes per pixel) live: cpu in memory; disk in
+    memory-mapped files under cache_dir, paged in as rays are drawn (for scenes larger than memory)."""
+    cache_dir: Optional[Path] = None
+    """Folder of --cache-images disk's files (default: the system's temporary folder); use a disk, not tmpfs. The
+    files are unlinked as soon as they are mapped: nothing is left behind."""
     # nerfstudio's image-cache sampling, which the segment ray sampler replaces: hidden, since they would do nothing.
     train_num_images_to_sample_from: tyro.conf.Suppress[int] = -1
     """Unused: every training image stays in the ray store."""
@@ -90,14 +99,27 @@ class PanopticDataManager(VanillaDataManager[PanopticDataset]):
                 soft_wrap=True,
             )
 
+    def create_train_dataset(self) -> PanopticDataset:
+        dataset = super().create_train_dataset()
+        dataset.pixel_allocator = PixelAllocator(self.config.cache_images, self.config.cache_dir)
+        return dataset
+
+    def create_eval_dataset(self) -> PanopticDataset:
+        dataset = super().create_eval_dataset()
+        dataset.pixel_allocator = PixelAllocator(self.config.cache_images, self.config.cache_dir)
+        return dataset
+
     def setup_train(self) -> None:
         CONSOLE.print("Setting up training dataset...")
         store = self.train_dataset.store
         CONSOLE.print(
-            f"Training rays resident: {store.num_frames} frames, {store.num_pixels:,} pixels, "
-            f"{store.nbytes() / 2**20:.0f} MiB"
+            f"Training rays {'resident' if self.config.cache_images == 'cpu' else 'memory-mapped'}: "
+            f"{store.num_frames} frames, {store.num_pixels:,} pixels, {store.nbytes() / 2**20:.0f} MiB"
         )
-        self.train_ray_sampler: SegmentRaySampler = self.config.ray_sampler.setup(store=store)
+        rank, world_size = rank_and_world_size()
+        # several training processes: each draws from its own frames, so no two ranks train on the same rays
+        frames = rank_frames(store.num_frames, rank, world_size) if world_size > 1 else None
+        self.train_ray_sampler: SegmentRaySampler = self.config.ray_sampler.setup(store=store, frames=frames)
         self.train_ray_generator = RayGenerator(self.train_dataset.cameras.to(self.device))
         # Explicit metadata for the model (the pipeline gives it the training dataset's metadata).
         self.train_dataset.metadata[MAX_THINGS_METADATA_KEY] = store.max_things_per_frame
@@ -143,6 +165,7 @@ class PanopticDataManager(VanillaDataManager[PanopticDataset]):
         leaves the process's streams alone."""
         if self.test_mode == "val" and isinstance(state, dict):
             restore_random_state(state)
+            decorrelate_ranks()  # rank 0 saved its streams; the other ranks must not replay them
 
 
 def random_state() -> Dict[str, Any]:

@@ -2,12 +2,13 @@
 
 The ray store (images + masks of the whole split) is built on first use, not at
 construction, because nerfstudio also builds datasets in ``inference`` mode
-(``ns-render``, the viewer) where nothing is read from disk.
+(``ns-render``, the viewer) where nothing is read from disk. Frames are decoded and packed one at a time into a
+store sized up front from the image headers; where the store lives is the datamanager's ``cache_images``.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -18,7 +19,8 @@ from nerfstudio.data.datasets.base_dataset import InputDataset
 from panoptic_nerfstudio.data.frame_decoding import DecodedFrame, decode_frame, unlabelled_frame
 from panoptic_nerfstudio.data.panoptic_dataparser import PANOPTIC_METADATA_KEY, PanopticSplit
 from panoptic_nerfstudio.data.panoptic_format import ClassTable, PanopticFormatError, checked_image_size
-from panoptic_nerfstudio.data.ray_store import RayStore, build_ray_store
+from panoptic_nerfstudio.data.pixel_storage import PixelAllocator
+from panoptic_nerfstudio.data.ray_store import RayStore, RayStoreBuilder
 from panoptic_nerfstudio.utils.progress import frames_progress
 
 
@@ -30,6 +32,8 @@ class PanopticDataset(InputDataset):
             raise ValueError("PanopticDataset needs dataparser outputs from the panoptic-data dataparser")
         self.panoptic: PanopticSplit = split
         self._store: Optional[RayStore] = None
+        self.pixel_allocator = PixelAllocator("cpu")
+        """Where the store's per-pixel arrays go (the datamanager sets it from ``cache_images`` before loading)."""
 
     @property
     def frames_without_masks(self) -> List[str]:
@@ -47,20 +51,33 @@ class PanopticDataset(InputDataset):
         return self._store
 
     def _build_store(self) -> RayStore:
-        images: List[np.ndarray] = []
-        frames: List[DecodedFrame] = []
+        sizes = [self._image_size(i) for i in range(len(self))]
+        builder = RayStoreBuilder(sizes, self.pixel_allocator)
         with frames_progress(transient=True) as progress:
             task = progress.add_task("Decoding images and panoptic masks", total=len(self))
             for index, layers in enumerate(self.panoptic.layers):
                 image = self._checked_numpy_image(index)
                 height, width = image.shape[:2]
+                if (height, width) != sizes[index]:
+                    raise PanopticFormatError(
+                        self.image_filenames[index],
+                        f"decoded to {width}x{height}, not the size its header declares",
+                    )
+                frame: DecodedFrame
                 if layers.panoptic is None:  # allowed by --pipeline.datamanager.allow-missing-masks: RGB only
-                    frames.append(unlabelled_frame((width, height)))
+                    frame = unlabelled_frame((width, height))
                 else:
-                    frames.append(decode_frame(layers.panoptic, self.classes, (width, height), layers.confidence))
-                images.append(image)
+                    frame = decode_frame(layers.panoptic, self.classes, (width, height), layers.confidence)
+                builder.add(index, image, frame)
                 progress.advance(task)
-        return build_ray_store(images, frames)
+        return builder.finish()
+
+    def _image_size(self, index: int) -> Tuple[int, int]:
+        """(height, width) of training image ``index`` as nerfstudio loads it, from its header."""
+        width, height = checked_image_size(self.image_filenames[index], decode=False)
+        if self.scale_factor != 1.0:  # nerfstudio's get_numpy_image resizes so
+            width, height = int(width * self.scale_factor), int(height * self.scale_factor)
+        return height, width
 
     def _checked_numpy_image(self, index: int) -> np.ndarray:
         """nerfstudio's image loading, with our header checks first and its failures named by file."""

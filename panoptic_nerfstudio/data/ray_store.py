@@ -6,18 +6,20 @@ local to the frame (int16), the confidence (float16) and the pixel's place in a
 per-frame "pixels sorted by segment" list (int32): 11 bytes. Per segment we keep
 its class, its thing index in the frame, its area and where its pixels start in
 that list, which lets the sampler draw many rays from one 2D segment at O(1) per
-ray. 300 frames at 640x480 need about 1 GB in all, 0.75 GB of it for the masks.
+ray. 300 frames at 640x480 need about 1 GB in all, 0.75 GB of it for the masks. The per-pixel arrays live in
+memory or in memory-mapped files (``pixel_storage``); frames are packed one at a time as they are decoded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from panoptic_nerfstudio.data.frame_decoding import IGNORE, DecodedFrame
+from panoptic_nerfstudio.data.pixel_storage import PixelAllocator
 
 
 @dataclass
@@ -90,51 +92,83 @@ class RayStore:
         return {k: v.reshape(h, w, 1) for k, v in out.items()}
 
 
-def build_ray_store(images: Sequence[np.ndarray], frames: Sequence[DecodedFrame]) -> RayStore:
+def build_ray_store(
+    images: Sequence[np.ndarray], frames: Sequence[DecodedFrame], allocator: Optional[PixelAllocator] = None
+) -> RayStore:
     """Pack decoded frames and their uint8 RGB images (H, W, 3) into one RayStore."""
     assert len(images) == len(frames) and len(frames) > 0
-    heights = [f.segment_index.shape[0] for f in frames]
-    widths = [f.segment_index.shape[1] for f in frames]
-    pixel_offset = np.concatenate([[0], np.cumsum([h * w for h, w in zip(heights, widths)])]).astype(np.int64)
-    segment_offset = np.concatenate([[0], np.cumsum([len(f.segment_ids) for f in frames])]).astype(np.int64)
-
-    total = int(pixel_offset[-1])
-    rgb = np.empty((total, 3), dtype=np.uint8)
-    confidence = np.empty(total, dtype=np.float16)
-    pixel_segment = np.empty(total, dtype=np.int16)
-    sorted_pixels = np.empty(total, dtype=np.int32)
-    starts: List[np.ndarray] = []
-    areas: List[np.ndarray] = []
+    builder = RayStoreBuilder([f.segment_index.shape for f in frames], allocator)
     for n, (image, frame) in enumerate(zip(images, frames)):
-        lo, hi = pixel_offset[n], pixel_offset[n + 1]
+        builder.add(n, image, frame)
+    return builder.finish()
+
+
+class RayStoreBuilder:
+    """Packs frames one at a time into per-pixel arrays allocated up front from the frames' sizes, so that loading
+    holds one decoded frame besides the store (not the whole split twice), in memory or on disk (``allocator``)."""
+
+    def __init__(self, sizes: Sequence[Tuple[int, int]], allocator: Optional[PixelAllocator] = None):
+        """``sizes``: (height, width) of every frame, in order."""
+        assert len(sizes) > 0
+        allocator = allocator or PixelAllocator("cpu")
+        self.allocator = allocator
+        self.heights = [int(h) for h, _ in sizes]
+        self.widths = [int(w) for _, w in sizes]
+        counts = [h * w for h, w in zip(self.heights, self.widths)]
+        self.pixel_offset = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        total = int(self.pixel_offset[-1])
+        self.rgb = allocator.empty((total, 3), np.uint8)
+        self.confidence = allocator.empty((total,), np.float16)
+        self.pixel_segment = allocator.empty((total,), np.int16)
+        self.sorted_pixels = allocator.empty((total,), np.int32)
+        self.frames: List[Optional[Dict[str, np.ndarray]]] = [None] * len(sizes)
+        per_pixel = (self.rgb, self.confidence, self.pixel_segment, self.sorted_pixels)
+        self.bytes_per_pixel = sum(a.itemsize * int(np.prod(a.shape[1:])) for a in per_pixel)
+
+    def add(self, n: int, image: np.ndarray, frame: DecodedFrame) -> None:
+        """Pack frame ``n`` (its image must have the size given for it)."""
+        assert image.shape[:2] == frame.segment_index.shape == (self.heights[n], self.widths[n]), "frame size"
+        lo, hi = self.pixel_offset[n], self.pixel_offset[n + 1]
         local = frame.segment_index.reshape(-1).astype(np.int64)
-        rgb[lo:hi] = image[..., :3].reshape(-1, 3)
-        confidence[lo:hi] = frame.confidence.reshape(-1)
-        pixel_segment[lo:hi] = frame.segment_index.reshape(-1)
-        order = np.argsort(local, kind="stable")
-        sorted_pixels[lo:hi] = order
+        self.rgb[lo:hi] = image[..., :3].reshape(-1, 3)
+        self.confidence[lo:hi] = frame.confidence.reshape(-1)
+        self.pixel_segment[lo:hi] = frame.segment_index.reshape(-1)
+        self.sorted_pixels[lo:hi] = np.argsort(local, kind="stable")
         area = np.bincount(local, minlength=len(frame.segment_ids))
-        areas.append(area)
-        starts.append(lo + np.concatenate([[0], np.cumsum(area)[:-1]]))
+        self.allocator.wrote(int(hi - lo) * self.bytes_per_pixel)
+        self.frames[n] = {
+            "area": area,
+            "start": lo + np.concatenate([[0], np.cumsum(area)[:-1]]),
+            "classes": frame.classes,
+            "instances": frame.instances,
+            "ids": frame.segment_ids,
+        }
 
-    def cat(parts: List[np.ndarray]) -> torch.Tensor:
-        return torch.from_numpy(np.concatenate(parts).astype(np.int64))
+    def finish(self) -> RayStore:
+        missing = [n for n, f in enumerate(self.frames) if f is None]
+        assert not missing, f"frames {missing} were never added"
+        tables = self.frames  # type: ignore[assignment]
+        segment_offset = np.concatenate([[0], np.cumsum([len(t["ids"]) for t in tables])]).astype(np.int64)
+        self.allocator.release_pages()
 
-    return RayStore(
-        rgb=torch.from_numpy(rgb),
-        confidence=torch.from_numpy(confidence),
-        pixel_segment=torch.from_numpy(pixel_segment),
-        sorted_pixels=torch.from_numpy(sorted_pixels),
-        frame_pixel_offset=torch.from_numpy(pixel_offset),
-        widths=torch.tensor(widths, dtype=torch.int64),
-        heights=torch.tensor(heights, dtype=torch.int64),
-        frame_segment_offset=torch.from_numpy(segment_offset),
-        segment_class=cat([f.classes for f in frames]),
-        segment_instance=cat([f.instances for f in frames]),
-        segment_area=cat(areas),
-        segment_start=cat(starts),
-        segment_id=cat([f.segment_ids for f in frames]),
-    )
+        def cat(key: str) -> torch.Tensor:
+            return torch.from_numpy(np.concatenate([t[key] for t in tables]).astype(np.int64))
+
+        return RayStore(
+            rgb=torch.from_numpy(self.rgb),
+            confidence=torch.from_numpy(self.confidence),
+            pixel_segment=torch.from_numpy(self.pixel_segment),
+            sorted_pixels=torch.from_numpy(self.sorted_pixels),
+            frame_pixel_offset=torch.from_numpy(self.pixel_offset),
+            widths=torch.tensor(self.widths, dtype=torch.int64),
+            heights=torch.tensor(self.heights, dtype=torch.int64),
+            frame_segment_offset=torch.from_numpy(segment_offset),
+            segment_class=cat("classes"),
+            segment_instance=cat("instances"),
+            segment_area=cat("area"),
+            segment_start=cat("start"),
+            segment_id=cat("ids"),
+        )
 
 
-__all__ = ["RayStore", "build_ray_store", "IGNORE"]
+__all__ = ["RayStore", "RayStoreBuilder", "build_ray_store", "IGNORE"]

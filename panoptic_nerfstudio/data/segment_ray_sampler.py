@@ -15,12 +15,13 @@ likely, as RGB training expects; and with weight ``uniform_segment_fraction``
 uniformly over the frame's labelled segments, so small objects are seen often
 enough for the instance and consistency losses to act on them.
 Everything is vectorised: no Python loop over images, segments or rays.
+With several training processes each draws from its own frames (``frames``, see ``utils/distributed.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Tuple, Type
+from typing import Dict, Optional, Tuple, Type
 
 import torch
 
@@ -43,7 +44,8 @@ class SegmentRaySamplerConfig(InstantiateConfig):
 
 
 class SegmentRaySampler:
-    def __init__(self, config: SegmentRaySamplerConfig, store: RayStore):
+    def __init__(self, config: SegmentRaySamplerConfig, store: RayStore, frames: Optional[torch.Tensor] = None):
+        """``frames``: the only frames to draw from (this process's share); None: all of them."""
         if not 0.0 <= config.uniform_segment_fraction <= 1.0:
             raise ValueError("uniform_segment_fraction must lie in [0, 1]")
         if config.images_per_batch < 1 or config.rays_per_segment < 1:
@@ -52,6 +54,7 @@ class SegmentRaySampler:
         self.store = store
         self.segment_weights = _segment_weights(store, config.uniform_segment_fraction)
         self.thing_columns = _thing_columns(store, self.segment_weights.shape[1])
+        self.frames = None if frames is None else torch.as_tensor(frames, dtype=torch.long)
 
     def rays_per_batch(self, requested: int) -> int:
         """Rays actually drawn for a requested batch size (a multiple of the grouping)."""
@@ -59,7 +62,8 @@ class SegmentRaySampler:
         return images * groups * self.config.rays_per_segment
 
     def _shape(self, requested: int) -> Tuple[int, int]:
-        images = min(self.config.images_per_batch, self.store.num_frames)
+        own = self.store.num_frames if self.frames is None else len(self.frames)
+        images = min(self.config.images_per_batch, own)
         groups = max(1, requested // (images * self.config.rays_per_segment))
         return images, groups
 
@@ -69,7 +73,10 @@ class SegmentRaySampler:
         images, groups = self._shape(num_rays)
         per_segment = self.config.rays_per_segment
 
-        frames = torch.randperm(store.num_frames)[:images]
+        if self.frames is None:
+            frames = torch.randperm(store.num_frames)[:images]
+        else:
+            frames = self.frames[torch.randperm(len(self.frames))[:images]]
         local = torch.multinomial(self.segment_weights[frames], groups, replacement=True)
         if self.config.cover_thing_segments:
             local = self._cover_things(frames, local)

@@ -23,7 +23,11 @@ counter reaching at least 15 cm past their edges: a camera sees the first only
 from x > 0 and the second only from x < 0, so no frame ever shows both. A model
 that gives two never co-visible objects one id fails there.
 
-Both benchmark layouts are filmed on the ``tour`` camera path, with close-ups
+``many``: 48 small things on a 7 x 7 grid, 38 cm apart, around a low table -- bins
+and lamps standing on the floor in a chessboard pattern, more objects than the slot
+head's default 32 slots (the contrastive instance head's scene). Filmed on the orbit.
+
+The ``crowded`` and ``thin`` layouts are filmed on the ``tour`` camera path, with close-ups
 and views looking up.
 """
 
@@ -157,6 +161,24 @@ def _crowded_parts() -> List[Part]:
     )
 
 
+MANY_SPACING = 0.38
+"""Distance between neighbouring objects of the ``many`` layout's grid."""
+
+
+def _many_parts() -> List[Part]:
+    """48 small things (bins and floor-standing lamps, alternating) on a 7 x 7 grid around a low table.
+
+    The grid's corners lie 1.61 m from the room's axis, inside the orbit's 2.1 m."""
+    things: List[Part] = []
+    for i in range(7):
+        for j in range(7):
+            if i == j == 3:
+                continue
+            x, y = (i - 3) * MANY_SPACING, (j - 3) * MANY_SPACING
+            things.append((BIN, bin_at(x, y, 0.1, 0.3)) if (i + j) % 2 == 0 else (LAMP, table_lamp(x, y, 0.0)))
+    return room(3.0, 3.0) + [(TABLE, table(0.0, 0.0, 0.3, 0.3, 0.45))] + things
+
+
 THIN_ROOM_HEIGHT = 2.6
 """Lower than the default room, so that the ceiling shows as a strip at the top of many frames."""
 
@@ -184,7 +206,7 @@ def _thin_parts() -> List[Part]:
     ]
 
 
-LayoutName = Literal["default", "crowded", "thin"]
+LayoutName = Literal["default", "crowded", "thin", "many"]
 """The names ``--layout`` accepts; the same as the keys of :data:`LAYOUTS`."""
 
 LAYOUTS: Dict[str, Layout] = {
@@ -200,6 +222,8 @@ LAYOUTS: Dict[str, Layout] = {
             "tour",
             height=THIN_ROOM_HEIGHT,
         ),
+        Layout("many", "48 small bins and lamps on a grid: more objects than 32 slots", EXTENDED_CLASSES, _many_parts,
+               "orbit"),  # fmt: skip
     )
 }
 """Every layout by name; ``default`` keeps its files byte-identical across releases."""

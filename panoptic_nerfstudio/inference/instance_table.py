@@ -25,16 +25,24 @@ from torch import Tensor
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.data.scene_box import SceneBox
 
-from panoptic_nerfstudio.inference.instance_parts import points_per_part, split_slot
+from panoptic_nerfstudio.inference.instance_parts import SlotParts, points_per_part, split_slot
 from panoptic_nerfstudio.inference.panoptic_rule import (
     STUFF_INSTANCE,
     InstanceTable,
     infer_panoptic,
     resolve_instances,
+    unlimited_reach,
 )
 
 POINTS_PER_PART = 256
-"""Surface points the table keeps per part of a split slot (pixels take the id of the nearest one)."""
+"""Surface points the table keeps per 3D instance: pixels of a split slot take the id of the part with the nearest
+one, and a sample beyond an instance's reach of them is part of no object."""
+REACH_FOOTPRINTS = 4.0
+"""A sample is part of an instance up to this many median pixel footprints (about 20 cm in the demo rooms at the
+calibration's quarter resolution) beyond the spacing of the instance's stored points: sides no view showed and the
+surface's thickness stay inside, a floater in mid-air does not."""
+REACH_QUANTILE = 0.99
+"""The spacing of an instance's stored points: this quantile of its points' distances to the nearest stored one."""
 
 
 class RendersDistributions(Protocol):
@@ -109,33 +117,47 @@ def resolve_table(
     of a sofa on the default scene came off as a separate instance (a false positive in PQ)."""
     total = len(samples.slots) + samples.stuff_pixels
     min_part = max(1, int(np.ceil(min_area_fraction * total)))
-    eps = gap * float(samples.footprints.median()) if len(samples.footprints) else 0.0
+    footprint = float(samples.footprints.median()) if len(samples.footprints) else 0.0
     slots_of_ids = list(range(-1, num_slots))  # ids 0..K: stuff, then one per slot
     instance = samples.slots + 1
-    stored_points, stored_ids = [], []
+    stored_points, stored_ids, reach = [], [], {}
     points = samples.points.numpy()
     for slot in samples.slots.unique().tolist():
-        mine = torch.nonzero(samples.slots == slot).squeeze(-1)
-        splittable = split_slots and min_area_fraction > 0 and eps > 0
-        parts = split_slot(points[mine.numpy()], eps, min_part) if splittable else None
-        if parts is None or parts.count == 1:
-            continue
+        mine = torch.nonzero(samples.slots == slot).squeeze(-1).numpy()
+        splittable = split_slots and min_area_fraction > 0 and footprint > 0
+        parts = split_slot(points[mine], gap * footprint, min_part) if splittable else None
+        if parts is None:
+            parts = SlotParts(np.zeros(len(mine), dtype=np.int64), 1)
         ids = [slot + 1] + [len(slots_of_ids) + n for n in range(parts.count - 1)]
         slots_of_ids += [slot] * (parts.count - 1)
         instance[mine] = torch.tensor(ids)[torch.from_numpy(parts.part)]
         for part, chosen in enumerate(points_per_part(parts, POINTS_PER_PART, seed=slot)):
-            stored_points.append(torch.from_numpy(points[mine.numpy()[chosen]]))
+            kept = torch.from_numpy(points[mine[chosen]])
+            stored_points.append(kept)
             stored_ids.append(torch.full((len(chosen),), ids[part], dtype=torch.long))
+            all_points = torch.from_numpy(points[mine[parts.part == part]])
+            reach[ids[part]] = REACH_FOOTPRINTS * footprint + float(spacing(all_points, kept))
     num_ids = len(slots_of_ids)
     counts = torch.bincount(instance * num_classes + samples.classes, minlength=num_ids * num_classes)
     counts = counts.reshape(num_ids, num_classes)
     counts[STUFF_INSTANCE, 0] += samples.stuff_pixels  # stuff rows count in the total area only
+    reaches = unlimited_reach(num_ids)
+    for instance_id, value in reach.items():
+        reaches[instance_id] = value
     return InstanceTable(
         classes=resolve_instances(counts, min_area_fraction),
         slots=torch.tensor(slots_of_ids, dtype=torch.long),
         points=torch.cat(stored_points) if stored_points else torch.zeros(0, 3),
         point_ids=torch.cat(stored_ids) if stored_ids else torch.zeros(0, dtype=torch.long),
+        reach=reaches,
     )
+
+
+def spacing(points: Tensor, kept: Tensor) -> Tensor:
+    """How far the stored ``kept`` points leave the instance's ``points`` from them: the REACH_QUANTILE quantile of
+    each point's distance to its nearest kept point (large objects keep sparse samples of their surface)."""
+    nearest = torch.cat([torch.cdist(chunk, kept).min(dim=1).values for chunk in points.split(4096)])
+    return torch.quantile(nearest.double(), REACH_QUANTILE)
 
 
 def instance_table_over_views(

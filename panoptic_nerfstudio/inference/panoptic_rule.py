@@ -26,7 +26,7 @@ the scene, so the same object keeps its id in every view, video and command.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from torch import Tensor
@@ -61,9 +61,13 @@ class InstanceTable:
     slots: Tensor
     """[N] long per id: the slot the instance is a part of (-1 for id 0). Ids 1..K are slots 0..K-1."""
     points: Tensor
-    """[P, 3] float surface points of the instances whose slot has several parts (none for single-part slots)."""
+    """[P, 3] float surface points of each instance over the views (a sample of at most a few hundred each)."""
     point_ids: Tensor
     """[P] long 3D instance id of each point."""
+    reach: Optional[Tensor] = None
+    """[N] float per id: how far from its stored points a sample may lie and still be part of the instance (inf
+    where nothing is known; None: no limit). A *sample* that reads as an instance beyond its reach (a faint floater
+    near a camera, say) is part of no object (``sample_membership``)."""
 
     @staticmethod
     def unknown(num_slots: int) -> "InstanceTable":
@@ -73,7 +77,13 @@ class InstanceTable:
             slots=torch.arange(-1, num_slots, dtype=torch.long),
             points=torch.zeros(0, 3),
             point_ids=torch.zeros(0, dtype=torch.long),
+            reach=unlimited_reach(num_slots + 1),
         )
+
+
+def unlimited_reach(num_ids: int) -> Tensor:
+    """[num_ids] reach of a table that knows nothing of where its instances are: infinite."""
+    return torch.full((num_ids,), float("inf"))
 
 
 def infer_panoptic(
@@ -99,18 +109,25 @@ def infer_panoptic(
     if table is None:
         return prediction
     if points is not None and len(table.point_ids) > 0:
-        prediction.instance = nearest_parts(prediction.instance, points, table)
+        prediction.instance = nearest_parts(prediction.instance, points, table, split_slots(table))
     return apply_instance_classes(prediction, table.classes)
 
 
-def nearest_parts(instance: Tensor, points: Tensor, table: InstanceTable) -> Tensor:
-    """Instance ids with each pixel of a split slot moved to the part whose stored point is nearest its own point."""
+def split_slots(table: InstanceTable) -> List[int]:
+    """The slots the table splits into two or more 3D instances."""
+    slots, counts = table.slots[1:].unique(return_counts=True)
+    return slots[counts > 1].tolist()
+
+
+def nearest_parts(instance: Tensor, points: Tensor, table: InstanceTable, slots: List[int]) -> Tensor:
+    """Instance ids with each pixel of the split ``slots`` moved to the part whose stored point is nearest its own
+    point (among the parts that have points)."""
     device = instance.device
     point_ids = table.point_ids.to(device)
     stored = table.points.to(device=device, dtype=points.dtype)
     point_slots = table.slots.to(device)[point_ids]
     flat, flat_points = instance.reshape(-1).clone(), points.reshape(-1, 3)
-    for slot in point_slots.unique().tolist():
+    for slot in sorted(set(slots) & set(point_slots.unique().tolist())):
         pixels = torch.nonzero(flat == slot + 1).squeeze(-1)
         if len(pixels) == 0:
             continue

@@ -10,7 +10,7 @@ this body with the new ``get_outputs`` and let that test decide.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Union
+from typing import Callable, Dict, List, Optional, Union
 
 import torch
 from torch import Tensor
@@ -35,8 +35,17 @@ class NerfactoPass:
     """[..., samples, F] nerfacto's geometry features at those samples."""
 
 
-def nerfacto_pass(model: NerfactoModel, ray_bundle: RayBundle) -> NerfactoPass:
-    """Run nerfacto's forward pass of ``model`` on ``ray_bundle``."""
+SampleEdit = Callable[[RaySamples, Dict[FieldHeadNames, Tensor], Tensor], None]
+"""Changes the field's per-sample outputs in place (density, RGB) given the samples and their geometry features."""
+
+
+def nerfacto_pass(
+    model: NerfactoModel, ray_bundle: RayBundle, edit_samples: Optional[SampleEdit] = None
+) -> NerfactoPass:
+    """Run nerfacto's forward pass of ``model`` on ``ray_bundle``.
+
+    ``edit_samples`` (scene editing, ``models/scene_editing.py``; None: nerfacto exactly) may change the field's
+    density and colors of the final samples before their volume weights are computed."""
     if model.training:
         model.camera_optimizer.apply_to_raybundle(ray_bundle)
     ray_samples, weights_list, ray_samples_list = model.proposal_sampler(ray_bundle, density_fns=model.density_fns)
@@ -44,6 +53,8 @@ def nerfacto_pass(model: NerfactoModel, ray_bundle: RayBundle) -> NerfactoPass:
     density, geo_features = model.field.get_density(ray_samples)
     field_outputs = model.field.get_outputs(ray_samples, density_embedding=geo_features)
     field_outputs[FieldHeadNames.DENSITY] = density
+    if edit_samples is not None:  # scene edits: before the weights, so removed samples weigh nothing
+        edit_samples(ray_samples, field_outputs, geo_features)
     if model.config.use_gradient_scaling:
         field_outputs = scale_gradients_by_distance_squared(field_outputs, ray_samples)
     weights = ray_samples.get_weights(field_outputs[FieldHeadNames.DENSITY])

@@ -9,6 +9,8 @@ one inference rule (``inference/``) with the run's instance table, in every outp
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 from typing import Dict, List, Literal, Optional, Tuple, Type
 
@@ -28,10 +30,24 @@ from panoptic_nerfstudio.data.panoptic_datamanager import MAX_THINGS_METADATA_KE
 from panoptic_nerfstudio.data.panoptic_dataparser import PANOPTIC_METADATA_KEY, PanopticSplit
 from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix, mean_iou
 from panoptic_nerfstudio.fields.fast_hash_encoding import accelerate_torch_hash_encodings
+from panoptic_nerfstudio.fields.instance_embedding import (
+    ContrastiveHeadConfig,
+    ContrastiveHeads,
+    InstanceHead,
+    render_embedding,
+)
 from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
+from panoptic_nerfstudio.inference.embedding_clusters import calibrate_contrastive
 from panoptic_nerfstudio.inference.instance_table import instance_table_over_views
-from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, InstanceTable, PanopticPrediction, infer_panoptic
+from panoptic_nerfstudio.inference.panoptic_rule import (
+    DROP_INSTANCE,
+    InstanceTable,
+    PanopticPrediction,
+    infer_panoptic,
+    unlimited_reach,
+)
 from panoptic_nerfstudio.inference.small_segments import remove_small_segments
+from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict
 from panoptic_nerfstudio.model_components.instance_assignment import instance_loss
 from panoptic_nerfstudio.model_components.segmentation_losses import (
     consistency_loss,
@@ -43,7 +59,8 @@ from panoptic_nerfstudio.model_components.segmentation_renderers import (
     render_distribution,
     take_samples,
 )
-from panoptic_nerfstudio.models.nerfacto_pass import nerfacto_pass
+from panoptic_nerfstudio.models.scene_editing import edit_labelled_outputs, edited_nerfacto_pass
+from panoptic_nerfstudio.utils.distributed import calibrate_on_rank_zero
 from panoptic_nerfstudio.viewer.panoptic_options import PanopticViewerOptions
 
 @dataclass
@@ -51,8 +68,13 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     """Nerfacto plus the Panoptic Lifting heads and losses. Loss weights are relative to RGB MSE."""
 
     _target: Type = field(default_factory=lambda: PanopticLiftingModel)
+    instance_head: InstanceHead = "slots"
+    """The instance head: K slots matched per image (the paper), or contrastive embeddings clustered into 3D
+    instances after training (no limit on the number of objects; see ``contrastive``)."""
     num_instance_slots: int = 32
-    """K, the number of 3D instance slots; must exceed the number of thing objects in the scene."""
+    """K, the number of 3D instance slots of the slot head; must exceed the number of thing objects in the scene."""
+    contrastive: ContrastiveHeadConfig = field(default_factory=ContrastiveHeadConfig)
+    """The contrastive instance head (``instance_head contrastive``): embedding size, losses, clustering."""
     heads: PanopticHeadsConfig = field(default_factory=PanopticHeadsConfig)
     """The semantic and instance heads (features, grid and MLP sizes, samples per ray)."""
     semantic_loss_mult: float = 0.1
@@ -92,6 +114,7 @@ _TABLE_BUFFERS = {
     "instance_slots": "slots",
     "instance_points": "points",
     "instance_point_ids": "point_ids",
+    "instance_reach": "reach",
 }
 """Buffers of the model holding the fields of its ``InstanceTable``."""
 
@@ -120,23 +143,41 @@ class PanopticLiftingModel(NerfactoModel):
         self.register_buffer("class_colors", torch.from_numpy(self.classes.colors), persistent=False)
         self.register_buffer("category_ids", torch.from_numpy(self.classes.category_ids), persistent=False)
         # The run's instance table, saved with the checkpoint: every tool that loads it labels alike.
-        self.set_instance_table(InstanceTable.unknown(self.config.num_instance_slots))
-        self._warn_if_too_few_slots(metadata.get(MAX_THINGS_METADATA_KEY))
-
-        self.heads: PanopticHeads = self.config.heads.setup(
+        common = dict(
             aabb=self.scene_box.aabb,
             num_classes=len(self.classes),
-            num_slots=self.config.num_instance_slots,
             spatial_distortion=self.field.spatial_distortion,
             backbone_dim=self.field.geo_feat_dim,
             implementation=self.config.implementation,
         )
+        if self.config.instance_head == "contrastive":
+            self.heads: PanopticHeads = ContrastiveHeads(self.config.heads, self.config.contrastive, **common)
+        elif self.config.instance_head == "slots":
+            self.heads = self.config.heads.setup(num_slots=self.config.num_instance_slots, **common)
+            self._warn_if_too_few_slots(metadata.get(MAX_THINGS_METADATA_KEY))
+        else:
+            raise ValueError(f"unknown instance head {self.config.instance_head!r}; choose slots or contrastive")
+        self.set_instance_table(InstanceTable.unknown(self.num_instance_columns))
         accelerate_torch_hash_encodings(self)
         self.train_step = 0
         self._warned_unassigned = False
         self._warned_no_lpips = False
         self._eval_confusion: Optional[Tensor] = None
         self.viewer_options = PanopticViewerOptions(self)
+
+    @property
+    def num_instance_columns(self) -> int:
+        """Entries of the rendered instance distribution: K slots, or the contrastive head's clusters (1 before
+        any clustering)."""
+        if isinstance(self.heads, ContrastiveHeads):
+            return self.heads.num_instances
+        return self.config.num_instance_slots
+
+    @property
+    def instance_head_summary(self) -> str:
+        """Which instance head the run uses, in words (``ns-panoptic eval`` prints and stores it)."""
+        contrastive = isinstance(self.heads, ContrastiveHeads)
+        return self.heads.summary if contrastive else f"slots (K={self.config.num_instance_slots})"
 
     @property
     def viewer_click(self):
@@ -178,7 +219,7 @@ class PanopticLiftingModel(NerfactoModel):
             def calibrate_before_save(step: int) -> None:
                 last = trainer._start_step + trainer.config.max_num_iterations - 1
                 if step == last or (step > 0 and step % trainer.config.steps_per_save == 0):
-                    self.calibrate_instances(cameras)
+                    calibrate_on_rank_zero(self, lambda: self.calibrate_instances(cameras))  # rank 0, shared
 
             callbacks.append(TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], calibrate_before_save))
         return callbacks
@@ -188,10 +229,18 @@ class PanopticLiftingModel(NerfactoModel):
         """Make the run's instance table over up to ``max_views`` downscaled views; returns the dropped instances."""
         was_training = self.training
         self.eval()
-        table = instance_table_over_views(
-            self, cameras, self.config.num_instance_slots, len(self.classes), self.config.min_instance_area,
-            max_views=max_views, downscale=downscale, split_slots=self.config.split_slots,
-        )  # fmt: skip
+        cfg = self.config
+        if isinstance(self.heads, ContrastiveHeads):  # clusters first, then the table over the same renders
+            table = calibrate_contrastive(
+                self, cameras, len(self.classes), cfg.min_instance_area, cfg.contrastive.min_cluster_fraction,
+                cfg.contrastive.max_cluster_points, max_views=max_views, downscale=downscale,
+                split_slots=cfg.split_slots,
+            )  # fmt: skip
+        else:
+            table = instance_table_over_views(
+                self, cameras, cfg.num_instance_slots, len(self.classes), cfg.min_instance_area,
+                max_views=max_views, downscale=downscale, split_slots=cfg.split_slots,
+            )  # fmt: skip
         self.set_instance_table(table)
         self.train(was_training)
         return self.dropped_instances
@@ -199,6 +248,8 @@ class PanopticLiftingModel(NerfactoModel):
     def set_instance_table(self, table: InstanceTable) -> None:
         """Keep ``table`` as buffers, so that it is saved in and loaded from checkpoints."""
         device = self.thing_mask.device  # (the model's device property exists only once it is fully built)
+        if table.reach is None:
+            table = dataclasses.replace(table, reach=unlimited_reach(len(table.classes)))
         for name, value in _TABLE_BUFFERS.items():
             self.register_buffer(name, getattr(table, value).to(device))
 
@@ -215,6 +266,8 @@ class PanopticLiftingModel(NerfactoModel):
             state_dict[prefix + "instance_slots"] = torch.arange(-1, len(classes) - 1)
             state_dict[prefix + "instance_points"] = torch.zeros(0, 3)
             state_dict[prefix + "instance_point_ids"] = torch.zeros(0, dtype=torch.long)
+        if classes is not None and prefix + "instance_reach" not in state_dict:  # before reaches existed
+            state_dict[prefix + "instance_reach"] = unlimited_reach(len(classes))
         for name in _TABLE_BUFFERS:
             if prefix + name in state_dict:
                 self.register_buffer(name, torch.empty_like(state_dict[prefix + name], device=self.thing_mask.device))
@@ -228,7 +281,7 @@ class PanopticLiftingModel(NerfactoModel):
     # ------------------------------------------------------------------ rendering
 
     def get_outputs(self, ray_bundle: RayBundle) -> Dict[str, Tensor | List]:
-        nerfacto = nerfacto_pass(self, ray_bundle)
+        nerfacto = edited_nerfacto_pass(self, ray_bundle)  # scene edits hook: nerfacto_pass itself when none are set
         outputs, weights = nerfacto.outputs, nerfacto.weights
         seg_weights = weights.detach() if self.config.stop_segmentation_gradients else weights
         backbone = nerfacto.geo_features if self.config.heads.features == "backbone" else None
@@ -236,13 +289,17 @@ class PanopticLiftingModel(NerfactoModel):
             backbone = backbone.detach()
         chosen = heaviest_samples(weights.detach(), self.config.heads.samples_per_ray)
         positions = take_samples(nerfacto.ray_samples.frustums.get_positions(), chosen)
-        semantic_logits, instance_logits = self.heads(
-            positions, take_samples(backbone, chosen) if backbone is not None else None
-        )
+        backbone = take_samples(backbone, chosen) if backbone is not None else None
         seg_weights = take_samples(seg_weights, chosen)
         bounded = self.config.bounded_fields
+        if isinstance(self.heads, ContrastiveHeads):
+            semantic_logits, embedding = self.heads.semantic_and_embedding(positions, backbone)
+            outputs["embedding"] = render_embedding(embedding, seg_weights)
+            outputs["instances"] = self.heads.centre_distribution(outputs["embedding"])
+        else:
+            semantic_logits, instance_logits = self.heads(positions, backbone)
+            outputs["instances"] = render_distribution(instance_logits, seg_weights, bounded)
         outputs["semantics"] = render_distribution(semantic_logits, seg_weights, bounded)
-        outputs["instances"] = render_distribution(instance_logits, seg_weights, bounded)
         return outputs
 
     @torch.no_grad()
@@ -261,6 +318,7 @@ class PanopticLiftingModel(NerfactoModel):
     def get_outputs_for_camera_ray_bundle(self, camera_ray_bundle: RayBundle) -> Dict[str, Tensor]:
         outputs = self._distributions(camera_ray_bundle)
         outputs.update(self.labelled_images(self.infer(outputs)))
+        edit_labelled_outputs(self, outputs)  # scene edits hook: isolated objects on their background
         return outputs
 
     def infer(self, outputs: Dict[str, Tensor]) -> PanopticPrediction:
@@ -302,12 +360,17 @@ class PanopticLiftingModel(NerfactoModel):
             losses["semantic_loss"] = cfg.semantic_loss_mult * sem
         if not self.training:
             return losses
+        contrastive = isinstance(self.heads, ContrastiveHeads)
         if step >= cfg.instance_loss_start_step:
-            losses["instance_loss"] = cfg.instance_loss_mult * self._instance_loss(outputs, batch, confidence)
+            if contrastive:
+                losses.update(contrastive_loss_dict(outputs["embedding"], batch, confidence, cfg.contrastive))
+            else:
+                losses["instance_loss"] = cfg.instance_loss_mult * self._instance_loss(outputs, batch, confidence)
         if step >= cfg.consistency_loss_start_step and cfg.consistency_loss_mult > 0:
             segment = batch["segment"]
             consistency = consistency_loss(outputs["semantics"], segment, batch["semantics"] >= 0)
-            consistency = consistency + consistency_loss(outputs["instances"], segment, batch["instance"] >= 0)
+            if not contrastive:  # (the contrastive head's concentration loss is its consistency)
+                consistency = consistency + consistency_loss(outputs["instances"], segment, batch["instance"] >= 0)
             losses["consistency_loss"] = cfg.consistency_loss_mult * consistency
         return losses
 

@@ -15,6 +15,7 @@ import torch
 
 from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
 
+from panoptic_nerfstudio.compat import single_tcnn_notice
 from panoptic_nerfstudio.evaluation.semantic_metrics import iou_from_confusion
 
 
@@ -26,6 +27,11 @@ class PanopticPipelineConfig(VanillaPipelineConfig):
 
 
 class PanopticPipeline(VanillaPipeline):
+    def __init__(self, config: PanopticPipelineConfig, *args: Any, **kwargs: Any):
+        # Every command builds its model here: without tinycudann, one notice instead of nerfstudio's per module.
+        with single_tcnn_notice(config.model.implementation):
+            super().__init__(config, *args, **kwargs)
+
     def get_average_image_metrics(self, data_loader, image_prefix: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         model = self.model
         model.start_scene_confusion()

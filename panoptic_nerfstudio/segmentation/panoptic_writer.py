@@ -64,4 +64,8 @@ def class_table_needs_writing(scene_dir: Path, classes: ClassTable, label_map_pa
 def prepare_class_table(scene_dir: Path, classes: ClassTable, label_map_path: Path, overwrite: bool) -> None:
     """Write panoptic_classes.json, or check that the one there is the label map's."""
     if class_table_needs_writing(scene_dir, classes, label_map_path, overwrite):
-        write_classes(Path(scene_dir) / CLASSES_FILENAME, classes)
+        # atomically: shards of one scene (--shard) may write and read it at the same time
+        path = Path(scene_dir) / CLASSES_FILENAME
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+        write_classes(tmp, classes)
+        os.replace(tmp, path)

@@ -22,13 +22,14 @@ from panoptic_nerfstudio.utils.panoptic_colors import (
     semantic_colormap,
 )
 from panoptic_nerfstudio.viewer.click_to_identify import PanopticClickControl
+from panoptic_nerfstudio.viewer.edit_buttons import SceneEditButtons
 
 if TYPE_CHECKING:
     from panoptic_nerfstudio.models.panoptic_model import PanopticLiftingModel
 
 
 class PanopticViewerOptions(nn.Module):
-    """Show stuff / things, the instance color scheme, and click-to-identify."""
+    """Show stuff / things, the instance color scheme, click-to-identify and the scene edit buttons."""
 
     def __init__(self, model: "PanopticLiftingModel") -> None:
         super().__init__()
@@ -40,6 +41,10 @@ class PanopticViewerOptions(nn.Module):
         self.click = PanopticClickControl(model)
         # The control's own elements must be attributes here too for the viewer to show them.
         self.identify_on_click, self.under_cursor = self.click.toggle, self.click.report
+        # Scene edits of the clicked instance (viewer/edit_buttons.py); shown through attributes, as above.
+        self.edits = SceneEditButtons(model, self.click)
+        self.hide_instance, self.show_only_instance = self.edits.hide, self.edits.show_only
+        self.reset_edits, self.scene_edits = self.edits.reset, self.edits.status
 
     def color_images(self, prediction: PanopticPrediction, class_colors: Tensor) -> Dict[str, Tensor]:
         """``semantics_colormap``, ``instance_colormap`` and ``panoptic`` of a prediction, as the options say."""

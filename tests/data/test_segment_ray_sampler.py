@@ -130,3 +130,23 @@ def test_store_is_compact():
     assert store.confidence.dtype == torch.float16 and store.sorted_pixels.dtype == torch.int32
     per_pixel = sum(t.element_size() * (t.shape[1] if t.dim() > 1 else 1) for t in (store.rgb, store.pixel_segment, store.confidence, store.sorted_pixels))
     assert per_pixel == 11
+
+
+def test_a_rank_draws_only_from_its_own_frames():
+    """Several training processes: each sampler is given its share of the frames and never leaves it."""
+    store, _, _ = _store()
+    config = SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=4)
+    whole = SegmentRaySampler(config, store)
+    torch.manual_seed(0)
+    for frame in (0, 1):
+        sampler = SegmentRaySampler(config, store, frames=torch.tensor([frame]))
+        assert sampler.rays_per_batch(64) == 64  # one image of 16 groups instead of two of 8
+        for _ in range(5):
+            indices, _ = sampler.sample(64)
+            assert set(indices[:, 0].tolist()) == {frame}
+    # without a share the draws are exactly the single-process ones (same stream, same batches)
+    torch.manual_seed(3)
+    a, _ = whole.sample(64)
+    torch.manual_seed(3)
+    b, _ = SegmentRaySampler(config, store, frames=None).sample(64)
+    assert torch.equal(a, b)

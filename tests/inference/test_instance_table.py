@@ -32,7 +32,6 @@ def test_a_slot_covering_two_distant_objects_becomes_two_instances_with_their_ow
     assert table.classes[1] == CABINET and table.classes[5] == LAMP  # the lamp is no longer labelled cabinet
     assert table.classes[2] == DROP_INSTANCE  # 3 of 803 pixels
     assert table.classes[3] == KEEP_CLASS and table.classes[0] == KEEP_CLASS
-    assert set(table.point_ids.tolist()) == {1, 5}
 
     # Rendering: pixels of slot 0 take the id of the part their surface point is nearest.
     semantics = torch.tensor([[0, 0, 0.1, 0.9], [0, 0, 0.9, 0.1], [0.9, 0.1, 0, 0]])
@@ -45,14 +44,14 @@ def test_a_slot_covering_two_distant_objects_becomes_two_instances_with_their_ow
 
 def test_the_ablation_keeps_one_instance_per_slot():
     table = resolve_table(_two_objects_in_one_slot(), 4, 4, 0.01, split_slots=False)
-    assert len(table.classes) == 5 and len(table.points) == 0 and table.classes[1] == CABINET
+    assert len(table.classes) == 5 and table.classes[1] == CABINET and set(table.point_ids.tolist()) == {1, 2}
 
 
 def test_without_a_gap_a_slot_stays_one_instance():
     samples = _two_objects_in_one_slot()
     samples.points[300:400] = _blob([0.04, 0, 0], 100, 1)  # the lamp now touches the cabinet
     table = resolve_table(samples, num_slots=4, num_classes=4, min_area_fraction=0.01)
-    assert len(table.classes) == 5 and len(table.points) == 0
+    assert len(table.classes) == 5 and set(table.slots[table.point_ids].tolist()) == {0, 1}
     assert table.classes[1] == CABINET  # majority of the merged pixels
 
 
@@ -63,8 +62,21 @@ def test_the_model_saves_and_loads_a_table_of_any_size():
     fresh = make_model(num_instance_slots=4)
     assert len(fresh.instance_classes) == 5
     fresh.load_state_dict(model.state_dict())
-    for name in ("classes", "slots", "points", "point_ids"):
+    for name in ("classes", "slots", "points", "point_ids", "reach"):
         assert torch.equal(getattr(fresh.instance_table, name), getattr(table, name))
+
+
+def test_each_instance_keeps_its_points_and_a_reach_of_a_few_footprints():
+    table = resolve_table(_two_objects_in_one_slot(), num_slots=4, num_classes=4, min_area_fraction=0.01)
+    assert set(table.point_ids.tolist()) == {1, 2, 5}  # every instance seen, split or not
+    lamp = table.points[table.point_ids == 5]
+    assert len(lamp) == 100 and torch.all(lamp[:, 0] > 0.99)  # its own points, none of the cabinet's
+    # all of a small instance's points are stored: its reach is REACH_FOOTPRINTS footprints of 0.01
+    assert torch.allclose(table.reach[5], torch.tensor(0.04)) and torch.allclose(table.reach[2], torch.tensor(0.04))
+    # the cabinet keeps 256 of its 300 points: a few of its points lie a little beyond the stored ones
+    assert len(table.points[table.point_ids == 1]) == 256 and 0.04 <= float(table.reach[1]) < 0.08
+    for unknown in (0, 3, 4):  # stuff, and slots no pixel took: nothing is known, nothing is cut
+        assert torch.isinf(table.reach[unknown])
 
 
 def test_calibration_renders_views_and_stores_the_table():
@@ -84,8 +96,10 @@ def test_calibration_renders_views_and_stores_the_table():
 def test_a_checkpoint_with_only_instance_classes_still_loads():
     """Runs saved before tables had parts: their instances are their slots."""
     model = make_model(num_instance_slots=4)
-    state = {k: v for k, v in model.state_dict().items() if k not in ("instance_slots", "instance_points", "instance_point_ids")}
+    old = ("instance_slots", "instance_points", "instance_point_ids", "instance_reach")
+    state = {k: v for k, v in model.state_dict().items() if k not in old}
     state["instance_classes"] = torch.tensor([KEEP_CLASS, CABINET, DROP_INSTANCE, KEEP_CLASS, KEEP_CLASS])
     fresh = make_model(num_instance_slots=4)
     fresh.load_state_dict(state)
     assert fresh.instance_table.slots.tolist() == [-1, 0, 1, 2, 3] and fresh.dropped_instances == 1
+    assert torch.all(torch.isinf(fresh.instance_table.reach))  # nothing known of where instances are: no cut

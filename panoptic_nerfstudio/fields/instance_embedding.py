@@ -1,0 +1,152 @@
+"""The contrastive instance head: a low-dimensional embedding per sample instead of a distribution over K slots.
+
+``--pipeline.model.instance-head contrastive`` (the slot head stays the default). The
+semantic head is the slot head's (``PanopticHeads``: same features, same MLP); the
+instance side is an embedding of ``dim`` numbers on the unit sphere, computed from a
+hash grid of its own (so the contrastive losses train only parameters nothing else uses),
+volume rendered with the detached weights like every other segmentation output.
+
+An embedding names no object by itself. After training, the embeddings of the thing
+pixels of the training views are clustered (``inference/embedding_clusters.py``) and the
+cluster centres are kept in this module (buffer ``centres``, saved in the checkpoint).
+From then on an embedding becomes a distribution over the centres,
+``softmax(-|e - c|^2 / temperature)``, which takes the slot distribution's place in the
+one inference rule: the 3D instance id of a pixel is ``1 + its nearest centre``, the
+same in every view and command. There is no K: the number of instances is the number of
+clusters the scene has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from nerfstudio.data.scene_box import SceneBox
+from nerfstudio.field_components.encodings import HashEncoding
+from nerfstudio.field_components.mlp import MLP
+from nerfstudio.field_components.spatial_distortions import SpatialDistortion
+
+from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
+
+InstanceHead = Literal["slots", "contrastive"]
+
+
+@dataclass
+class ContrastiveHeadConfig:
+    """The contrastive instance head: embedding size, losses and the clustering after training."""
+
+    dim: int = 8
+    """Numbers per embedding (on the unit sphere). Contrastive Lift's public code uses 3 to 24."""
+    temperature: float = 0.1
+    """Temperature of the contrastive loss and of the distribution over cluster centres at render time."""
+    contrastive_loss_mult: float = 0.1
+    """Weight of the contrastive loss: each thing ray against the centroids of its frame's thing segments."""
+    concentration_loss_mult: float = 0.1
+    """Weight of the concentration loss: squared distance of each thing ray to its own segment's centroid."""
+    min_cluster_fraction: float = 0.002
+    """HDBSCAN's smallest cluster, as a fraction of the clustered thing pixels (at least 8 pixels)."""
+    max_cluster_points: int = 20000
+    """Thing pixels clustered at most (drawn evenly from all those of the training views)."""
+
+
+class ContrastiveHeads(PanopticHeads):
+    """The slot head's semantic head plus an embedding head on its own hash grid, and the cluster centres.
+
+    Called like ``PanopticHeads`` it returns per-sample class logits and per-sample logits over the cluster
+    centres (``-|e - c|^2 / temperature``), so per-sample labelling (scene edits) works unchanged."""
+
+    def __init__(
+        self,
+        config: PanopticHeadsConfig,
+        contrastive: ContrastiveHeadConfig,
+        aabb: Tensor,
+        num_classes: int,
+        spatial_distortion: Optional[SpatialDistortion],
+        backbone_dim: int = 0,
+        implementation: Literal["tcnn", "torch"] = "torch",
+    ) -> None:
+        super().__init__(config, aabb, num_classes, 1, spatial_distortion, backbone_dim, implementation)
+        del self.instance  # the slot MLP: replaced by the embedding
+        self.contrastive = contrastive
+        self.embedding_encoding = HashEncoding(
+            num_levels=config.num_levels,
+            min_res=16,
+            max_res=config.max_res,
+            log2_hashmap_size=config.log2_hashmap_size,
+            features_per_level=config.features_per_level,
+            implementation=implementation,
+        )
+        self.embedding = MLP(
+            self.embedding_encoding.get_out_dim(),
+            config.num_layers,
+            config.hidden_dim,
+            out_dim=contrastive.dim,
+            implementation=implementation,
+        )
+        self.register_buffer("centres", torch.zeros(0, contrastive.dim))
+
+    def semantic_and_embedding(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """Per-sample class logits [..., samples, C] and unit embeddings [..., samples, D]."""
+        feats = self.features(positions, backbone)
+        shape = feats.shape[:-1]
+        semantic = self.semantic(feats.reshape(-1, feats.shape[-1])).reshape(*shape, -1).float()
+        own = self.embedding_features(positions)
+        embedding = self.embedding(own.reshape(-1, own.shape[-1])).reshape(*shape, -1).float()
+        return semantic, F.normalize(embedding, dim=-1)
+
+    def embedding_features(self, positions: Tensor) -> Tensor:
+        """The embedding grid's features at sample positions (mapped into the grid as the heads' own grid is)."""
+        positions = positions.detach()
+        if self.spatial_distortion is not None:
+            positions = (self.spatial_distortion(positions) + 2.0) / 4.0
+        else:
+            positions = SceneBox.get_normalized_positions(positions, self.aabb)
+        flat = positions.reshape(-1, 3).clamp(0.0, 1.0)
+        return self.embedding_encoding(flat).reshape(*positions.shape[:-1], -1)
+
+    def forward(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """Per-sample class logits and logits over the cluster centres (one constant column before clustering)."""
+        semantic, embedding = self.semantic_and_embedding(positions, backbone)
+        return semantic, self.centre_logits(embedding)
+
+    @property
+    def num_instances(self) -> int:
+        """Columns of the instance distribution: the clusters, or 1 before any clustering."""
+        return max(1, len(self.centres))
+
+    @property
+    def summary(self) -> str:
+        """The head in words, for reports."""
+        return f"contrastive ({self.contrastive.dim}-D embeddings, {len(self.centres)} clusters)"
+
+    def centre_logits(self, embedding: Tensor) -> Tensor:
+        """[..., M] ``-|e - c|^2 / temperature`` of embeddings [..., D] to the M centres ([..., 1] zeros when none)."""
+        if len(self.centres) == 0:
+            return embedding.new_zeros(*embedding.shape[:-1], 1)
+        centres = self.centres.to(embedding.dtype)
+        squared = (embedding.square().sum(-1, keepdim=True) - 2 * embedding @ centres.T + centres.square().sum(-1))
+        return -squared.clamp_min(0.0) / self.contrastive.temperature
+
+    def centre_distribution(self, embedding: Tensor) -> Tensor:
+        """[..., M] distribution over the centres of rendered embeddings [..., D]: what the inference rule reads."""
+        return torch.softmax(self.centre_logits(embedding), dim=-1)
+
+    def set_centres(self, centres: Tensor) -> None:
+        """Keep ``centres`` [M, D] (saved in and loaded from checkpoints)."""
+        self.register_buffer("centres", centres.to(self.aabb.device, torch.float32))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # The number of clusters depends on the run: take the checkpoint's shape.
+        if prefix + "centres" in state_dict:
+            self.register_buffer("centres", torch.empty_like(state_dict[prefix + "centres"], device=self.aabb.device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def render_embedding(embedding: Tensor, weights: Tensor, eps: float = 1e-6) -> Tensor:
+    """Volume-render per-sample embeddings [..., samples, D] with weights [..., samples, 1], renormalised by the
+    accumulated weight (as the bounded fields are): a ray's embedding is the weighted mean of its samples'."""
+    return torch.sum(weights * embedding, dim=-2) / (torch.sum(weights, dim=-2) + eps)

@@ -1,0 +1,134 @@
+"""The 3D instances of a contrastive run: clusters of the thing pixels' embeddings over the training views.
+
+Made in the same calibration that makes the instance table, whenever a checkpoint is
+saved (``calibrate_contrastive``):
+
+1. the training views are rendered (the views and resolution ``instance_table`` uses)
+   and labelled by the rule's semantic part; the rendered embeddings of the thing pixels
+   that hit a surface inside the scene box are collected;
+2. scikit-learn's HDBSCAN clusters them (at most ``max_points``, drawn evenly); each
+   cluster's mean embedding is a centre, largest cluster first. A cluster must hold
+   ``min_cluster_fraction`` of the points, so a few pixels of mixed embedding on the
+   border of two objects found no instance of their own; HDBSCAN's noise points are
+   simply left out of the means (at render time they take their nearest centre);
+3. the centres are stored in the head (and so in the checkpoint); every pixel's embedding
+   becomes a distribution over them, and the instance table is made from the same
+   renders with that distribution in the slot distribution's place: each cluster is
+   split into its spatially separate parts, takes its majority class, and is dropped when
+   too small, exactly as a slot is.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Protocol
+
+import numpy as np
+import torch
+from sklearn.cluster import HDBSCAN
+from torch import Tensor
+
+from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.data.scene_box import SceneBox
+
+from panoptic_nerfstudio.inference.instance_table import instance_table_over_views, spread_views
+from panoptic_nerfstudio.inference.panoptic_rule import InstanceTable
+
+MIN_CLUSTER_POINTS = 8
+"""The smallest cluster HDBSCAN may return, whatever the fraction."""
+_KEPT = ("semantics", "embedding", "accumulation", "depth", "surface_points")
+
+
+class EmbeddingHead(Protocol):
+    """What clustering needs of the contrastive head."""
+
+    def centre_distribution(self, embedding: Tensor) -> Tensor: ...
+
+    def set_centres(self, centres: Tensor) -> None: ...
+
+    @property
+    def num_instances(self) -> int: ...
+
+
+class RendersEmbeddings(Protocol):
+    """What clustering needs of a model: full-image distributions and embeddings of one camera, and its head."""
+
+    thing_mask: Tensor
+    scene_box: SceneBox
+    heads: EmbeddingHead
+
+    def get_distributions_for_camera(self, camera: Cameras) -> Dict[str, Tensor]: ...
+
+
+def cluster_centres(
+    embeddings: Tensor, min_cluster_fraction: float, max_points: int = 20000, seed: int = 0
+) -> Tensor:
+    """[M, D] cluster centres of embeddings [n, D], largest cluster first (none for no points; the mean of all of
+    them when HDBSCAN finds no cluster)."""
+    points = embeddings.detach().float().cpu().numpy()
+    if len(points) == 0:
+        return torch.zeros(0, embeddings.shape[-1])
+    if len(points) > max_points:
+        points = points[np.random.default_rng(seed).choice(len(points), max_points, replace=False)]
+    if len(points) < 2 * MIN_CLUSTER_POINTS:
+        return torch.from_numpy(points.mean(axis=0, keepdims=True))
+    size = max(MIN_CLUSTER_POINTS, int(np.ceil(min_cluster_fraction * len(points))))
+    labels = HDBSCAN(min_cluster_size=size, allow_single_cluster=True, copy=True).fit_predict(points)
+    clusters, counts = np.unique(labels[labels >= 0], return_counts=True)
+    if len(clusters) == 0:
+        return torch.from_numpy(points.mean(axis=0, keepdims=True))
+    order = clusters[np.argsort(-counts, kind="stable")]
+    return torch.from_numpy(np.stack([points[labels == c].mean(axis=0) for c in order]))
+
+
+def thing_embeddings(outputs: Dict[str, Tensor], thing_mask: Tensor, aabb: Tensor, min_accumulation: float = 0.5) -> Tensor:
+    """[n, D] rendered embeddings of one view's pixels whose class is a thing and whose surface lies in the box."""
+    thing = thing_mask.to(outputs["semantics"].device)[outputs["semantics"].argmax(dim=-1)]
+    low, high = aabb.to(outputs["surface_points"].device)
+    inside = ((outputs["surface_points"] >= low) & (outputs["surface_points"] <= high)).all(dim=-1)
+    keep = thing & inside & (outputs["accumulation"][..., 0] >= min_accumulation)
+    return outputs["embedding"][keep]
+
+
+class _Replay:
+    """A model stand-in for ``instance_table_over_views``: the cached renders, in order, with the instance
+    distribution over the new centres."""
+
+    def __init__(self, model: RendersEmbeddings, renders: List[Dict[str, Tensor]]) -> None:
+        self.thing_mask, self.scene_box, self.heads = model.thing_mask, model.scene_box, model.heads
+        self._renders = iter(renders)
+
+    def get_distributions_for_camera(self, camera: Cameras) -> Dict[str, Tensor]:
+        outputs = dict(next(self._renders))
+        outputs["instances"] = self.heads.centre_distribution(outputs["embedding"])
+        return outputs
+
+
+@torch.no_grad()
+def calibrate_contrastive(
+    model: RendersEmbeddings,
+    cameras: Cameras,
+    num_classes: int,
+    min_area_fraction: float,
+    min_cluster_fraction: float,
+    max_points: int = 20000,
+    max_views: int = 48,
+    downscale: float = 4,
+    split_slots: bool = True,
+) -> InstanceTable:
+    """Cluster the thing embeddings of the views into centres, set them in the head, and return the instance table
+    of the same renders (see the module's docstring)."""
+    renders, embeddings = [], []
+    for view in spread_views(len(cameras), max_views):  # the views and order of instance_table_over_views
+        camera = copy.deepcopy(cameras[view : view + 1])
+        if downscale != 1:
+            camera.rescale_output_resolution(1.0 / downscale)
+        outputs = model.get_distributions_for_camera(camera)
+        renders.append({key: outputs[key] for key in _KEPT})
+        embeddings.append(thing_embeddings(outputs, model.thing_mask, model.scene_box.aabb).cpu())
+    model.heads.set_centres(cluster_centres(torch.cat(embeddings), min_cluster_fraction, max_points))
+    replay = _Replay(model, renders)
+    return instance_table_over_views(
+        replay, cameras, model.heads.num_instances, num_classes, min_area_fraction,
+        max_views=max_views, downscale=downscale, split_slots=split_slots,
+    )  # fmt: skip

@@ -1,0 +1,113 @@
+"""``--pipeline.model.instance-head contrastive``: the option, the outputs and losses, the calibration that clusters
+embeddings into 3D instances, and the run's centres and table in checkpoints."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+import tyro
+
+from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.data.scene_box import SceneBox
+
+from panoptic_nerfstudio.fields.instance_embedding import ContrastiveHeads
+from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads
+from panoptic_nerfstudio.inference.embedding_clusters import calibrate_contrastive
+from panoptic_nerfstudio.inference.panoptic_rule import infer_panoptic
+from panoptic_nerfstudio.method_configs import panoptic_lifting_lite_config
+from tests.models.conftest import CLASSES, make_model, make_rays
+from tests.models.test_panoptic_model import _batch
+
+
+def test_the_slot_head_stays_the_default_and_the_option_parses():
+    config = panoptic_lifting_lite_config()
+    assert config.pipeline.model.instance_head == "slots"
+    parsed = tyro.cli(
+        type(config), default=config,
+        args=["--pipeline.model.instance-head", "contrastive", "--pipeline.model.contrastive.dim", "12"],
+    )  # fmt: skip
+    assert parsed.pipeline.model.instance_head == "contrastive" and parsed.pipeline.model.contrastive.dim == 12
+    assert type(make_model().heads) is PanopticHeads
+
+
+def test_unknown_head_is_refused():
+    with pytest.raises(ValueError, match="instance head"):
+        make_model(instance_head="boxes")
+
+
+def test_outputs_losses_and_gradient_stopping():
+    model = make_model(instance_head="contrastive", instance_loss_start_step=0, consistency_loss_start_step=0)
+    assert isinstance(model.heads, ContrastiveHeads) and model.num_instance_columns == 1
+    out = model(make_rays(64))
+    assert out["embedding"].shape == (64, model.config.contrastive.dim)
+    assert out["instances"].shape == (64, 1) and torch.allclose(out["instances"], torch.ones(64, 1))
+    losses = model.get_loss_dict(out, _batch(64), model.get_metrics_dict(out, _batch(64)))
+    assert {"contrastive_loss", "concentration_loss", "consistency_loss"} <= set(losses)
+    assert "instance_loss" not in losses
+    model.zero_grad()
+    (losses["contrastive_loss"] + losses["concentration_loss"]).backward()
+    assert model.heads.embedding_encoding.hash_table.grad.abs().sum() > 0
+    field_grads = [p.grad for p in model.field.parameters() if p.grad is not None]
+    assert all(float(g.abs().sum()) == 0.0 for g in field_grads)  # detached weights: geometry untouched
+    assert set(model.heads.parameters()) <= set(model.get_param_groups()["panoptic_heads"])
+
+
+class _ToyScene:
+    """A model stand-in: three thing objects side by side (columns of the image), each its own embedding."""
+
+    def __init__(self, dim=8):
+        self.thing_mask = torch.tensor([False, False, True])
+        self.scene_box = SceneBox(aabb=torch.tensor([[-2.0, -2.0, -2.0], [2.0, 2.0, 2.0]]))
+        self.heads = ContrastiveHeads(
+            make_model().config.heads, make_model().config.contrastive, self.scene_box.aabb, 3, None
+        )
+        self.means = F.normalize(torch.randn(3, dim, generator=torch.Generator().manual_seed(0)), dim=-1)
+
+    def get_distributions_for_camera(self, camera):
+        h, w = int(camera.height), int(camera.width)
+        column = torch.arange(w)[None, :].expand(h, w)
+        thing = (column < 3 * w // 4)
+        obj = (column * 4 // w).clamp(max=2)
+        semantics = torch.where(thing[..., None], torch.tensor([0.05, 0.05, 0.9]), torch.tensor([0.9, 0.05, 0.05]))
+        embedding = self.means[obj] + 0.01 * torch.randn(h, w, len(self.means[0]))
+        points = torch.stack([obj.float() * 0.5, torch.zeros(h, w), torch.zeros(h, w)], dim=-1)
+        outputs = {"semantics": semantics, "embedding": embedding, "accumulation": torch.ones(h, w, 1),
+                   "depth": torch.ones(h, w, 1), "surface_points": points}  # fmt: skip
+        outputs["instances"] = self.heads.centre_distribution(embedding)
+        return outputs
+
+
+def _cameras(n=4, size=64):
+    return Cameras(
+        camera_to_worlds=torch.eye(4)[:3][None].repeat(n, 1, 1),
+        fx=50.0, fy=50.0, cx=size / 2, cy=size / 2, width=size, height=size,
+    )  # fmt: skip
+
+
+def test_calibration_finds_the_objects_and_labels_them_alike_in_every_view():
+    scene = _ToyScene()
+    table = calibrate_contrastive(scene, _cameras(), 3, min_area_fraction=0.001, min_cluster_fraction=0.01)
+    assert len(scene.heads.centres) == 3 and len(table.classes) == 4
+    assert table.classes[1:].tolist() == [2, 2, 2]
+    ids = []
+    for view in range(2):
+        out = scene.get_distributions_for_camera(_cameras(size=32)[view : view + 1])
+        prediction = infer_panoptic(out["semantics"], out["instances"], scene.thing_mask, table, out["surface_points"])
+        ids.append(prediction.instance)
+    assert torch.equal(ids[0], ids[1])
+    assert sorted(ids[0].unique().tolist()) == [0, 1, 2, 3]  # stuff, then one id per object
+
+
+def test_a_calibrated_run_keeps_its_centres_and_table_through_a_checkpoint():
+    model = make_model(instance_head="contrastive")
+    model.heads.set_centres(F.normalize(torch.randn(45, model.config.contrastive.dim), dim=-1))
+    scene = _ToyScene(model.config.contrastive.dim)
+    table = calibrate_contrastive(scene, _cameras(), 3, 0.001, 0.01)
+    model.heads.set_centres(scene.heads.centres)
+    model.set_instance_table(table)
+    loaded = make_model(instance_head="contrastive")
+    loaded.load_state_dict(model.state_dict())
+    assert torch.equal(loaded.heads.centres, scene.heads.centres) and loaded.num_instance_columns == 3
+    assert torch.equal(loaded.instance_table.classes, table.classes)
+    assert "contrastive" in loaded.instance_head_summary and "3 clusters" in loaded.instance_head_summary
+    out = loaded(make_rays(16))
+    assert out["instances"].shape == (16, 3)
