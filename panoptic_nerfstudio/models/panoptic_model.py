@@ -104,7 +104,7 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     split_slots: bool = True
     """Instance table: split each slot into its spatially separate parts, each a 3D instance with its own class (two
     objects never seen in the same frame may share a slot). False: one 3D instance per slot (ablation)."""
-    min_segment_area: float = 0.0
+    min_segment_area: float = 0.001
     """Per rendered image: connected pieces of one label covering less than this fraction of the image take the label
     of their nearest larger piece (speckle clean-up; 0: off). Full images only, not single rays (click, points)."""
 
