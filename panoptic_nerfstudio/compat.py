@@ -1,4 +1,4 @@
-"""Workarounds for two nerfstudio 1.1.5 traps, kept narrow and in one place.
+"""Workarounds for nerfstudio 1.1.5 traps, kept narrow and in one place.
 
 1. Checkpoints under torch >= 2.6. nerfstudio's trainer saves the schedulers'
    state, whose learning rates are numpy float64 scalars (nerfstudio's schedulers
@@ -19,8 +19,14 @@
    and prints a four-line warning for every module it builds (eleven for the paper-sized model);
    :func:`single_tcnn_notice` says it once per process instead.
 
-Nothing here runs on ``import panoptic_nerfstudio``: the model calls these when it is
-built, which nerfstudio does before it loads a checkpoint or renders.
+5. Start-up time. Every ``ns-*`` command imports nerfstudio's method list, which builds a stub for each of its 26
+   external methods; the stub's ``__post_init__`` calls ``inspect.stack()`` to see who built it, and that walks
+   every frame's source through every loaded module: about 7 s of each command's start here.
+   :func:`fast_external_method_stubs` answers the same question from the frame itself.
+
+Nothing here runs on ``import panoptic_nerfstudio``: the model calls 1 to 4 when it is built, which nerfstudio
+does before it loads a checkpoint or renders; 5 runs when nerfstudio loads our method specifications (the entry
+points of ``method_configs``), just before it builds those stubs.
 """
 
 from __future__ import annotations
@@ -145,3 +151,29 @@ def use_bundled_ffmpeg() -> None:
     except OSError:  # pragma: no cover - read-only home: videos then need a system ffmpeg
         return
     os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + str(folder)
+
+
+def fast_external_method_stubs() -> None:
+    """Make nerfstudio's external-method stubs tell who built them without ``inspect.stack()`` (same answer).
+
+    ``ExternalMethodDummyTrainerConfig.__post_init__`` returns at once when it was built by
+    ``get_external_methods`` (the method list) and otherwise offers to install the method; it finds out with
+    ``inspect.stack()[2].function``, which reads the source of every frame. Frame 2 (the caller of the dataclass'
+    ``__init__``) is read directly here; only when that is not ``get_external_methods`` is nerfstudio's own
+    ``__post_init__`` called, which then asks the user as before."""
+    import sys
+
+    from nerfstudio.configs import external_methods
+
+    stub = external_methods.ExternalMethodDummyTrainerConfig
+    original = stub.__post_init__
+    if getattr(original, "_frame_check", False):
+        return
+
+    def __post_init__(self) -> None:
+        if sys._getframe(2).f_code.co_name == "get_external_methods":
+            return
+        original(self)
+
+    __post_init__._frame_check = True  # type: ignore[attr-defined]
+    stub.__post_init__ = __post_init__  # type: ignore[method-assign]

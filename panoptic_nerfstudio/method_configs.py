@@ -14,12 +14,17 @@ from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 from nerfstudio.engine.trainer import TrainerConfig
 from nerfstudio.plugins.types import MethodSpecification
 
+from panoptic_nerfstudio.compat import fast_external_method_stubs
 from panoptic_nerfstudio.data.panoptic_datamanager import PanopticDataManagerConfig
 from panoptic_nerfstudio.data.panoptic_dataparser import PanopticDataParserConfig
 from panoptic_nerfstudio.data.segment_ray_sampler import SegmentRaySamplerConfig
 from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeadsConfig
 from panoptic_nerfstudio.models.panoptic_model import PanopticLiftingModelConfig
 from panoptic_nerfstudio.pipelines.panoptic_pipeline import PanopticPipelineConfig
+
+
+# nerfstudio builds its external-method stubs right after loading these specifications: 7 s less per command.
+fast_external_method_stubs()
 
 
 def _optimizers(decay_steps: int, lr: float = 1e-2) -> dict:
