@@ -25,12 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nerfstudio.data.scene_box import SceneBox
-from nerfstudio.field_components.encodings import HashEncoding
 from nerfstudio.field_components.mlp import MLP
 from nerfstudio.field_components.spatial_distortions import SpatialDistortion
 
-from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
+from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig, own_grid
 
 InstanceHead = Literal["slots", "contrastive"]
 
@@ -72,14 +70,7 @@ class ContrastiveHeads(PanopticHeads):
         super().__init__(config, aabb, num_classes, 1, spatial_distortion, backbone_dim, implementation)
         del self.instance  # the slot MLP: replaced by the embedding
         self.contrastive = contrastive
-        self.embedding_encoding = HashEncoding(
-            num_levels=config.num_levels,
-            min_res=16,
-            max_res=config.max_res,
-            log2_hashmap_size=config.log2_hashmap_size,
-            features_per_level=config.features_per_level,
-            implementation=implementation,
-        )
+        self.embedding_encoding = own_grid(config, implementation)
         self.embedding = MLP(
             self.embedding_encoding.get_out_dim(),
             config.num_layers,
@@ -100,13 +91,7 @@ class ContrastiveHeads(PanopticHeads):
 
     def embedding_features(self, positions: Tensor) -> Tensor:
         """The embedding grid's features at sample positions (mapped into the grid as the heads' own grid is)."""
-        positions = positions.detach()
-        if self.spatial_distortion is not None:
-            positions = (self.spatial_distortion(positions) + 2.0) / 4.0
-        else:
-            positions = SceneBox.get_normalized_positions(positions, self.aabb)
-        flat = positions.reshape(-1, 3).clamp(0.0, 1.0)
-        return self.embedding_encoding(flat).reshape(*positions.shape[:-1], -1)
+        return self.grid_features(self.embedding_encoding, positions)
 
     def forward(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Per-sample class logits and logits over the cluster centres (one constant column before clustering)."""

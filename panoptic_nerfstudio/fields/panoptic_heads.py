@@ -55,6 +55,18 @@ class PanopticHeadsConfig(InstantiateConfig):
     """Layers of each head's MLP."""
 
 
+def own_grid(config: PanopticHeadsConfig, implementation: Literal["tcnn", "torch"]) -> HashEncoding:
+    """A hash grid of the heads' size (``config``), coarsest resolution 16."""
+    return HashEncoding(
+        num_levels=config.num_levels,
+        min_res=16,
+        max_res=config.max_res,
+        log2_hashmap_size=config.log2_hashmap_size,
+        features_per_level=config.features_per_level,
+        implementation=implementation,
+    )
+
+
 class PanopticHeads(nn.Module):
     """A class head (C logits) and a slot head (K logits) on shared per-sample features."""
 
@@ -73,14 +85,7 @@ class PanopticHeads(nn.Module):
         self.register_buffer("aabb", aabb)
         self.spatial_distortion = spatial_distortion
         if config.features == "own_grid":
-            self.encoding: Optional[HashEncoding] = HashEncoding(
-                num_levels=config.num_levels,
-                min_res=16,
-                max_res=config.max_res,
-                log2_hashmap_size=config.log2_hashmap_size,
-                features_per_level=config.features_per_level,
-                implementation=implementation,
-            )
+            self.encoding: Optional[HashEncoding] = own_grid(config, implementation)
             in_dim = self.encoding.get_out_dim()
         elif config.features == "backbone":
             self.encoding = None
@@ -98,13 +103,18 @@ class PanopticHeads(nn.Module):
         if self.encoding is None:
             assert backbone is not None, "backbone features requested but not given"
             return backbone.detach()
+        return self.grid_features(self.encoding, positions)
+
+    def grid_features(self, grid: HashEncoding, positions: Tensor) -> Tensor:
+        """``grid``'s features at sample positions [..., 3], mapped into [0, 1]^3 as nerfacto maps its own (the
+        scene contraction, or the scene box); positions are detached: no segmentation loss moves geometry."""
         positions = positions.detach()
         if self.spatial_distortion is not None:
             positions = (self.spatial_distortion(positions) + 2.0) / 4.0
         else:
             positions = SceneBox.get_normalized_positions(positions, self.aabb)
         flat = positions.reshape(-1, 3).clamp(0.0, 1.0)
-        return self.encoding(flat).reshape(*positions.shape[:-1], -1)
+        return grid(flat).reshape(*positions.shape[:-1], -1)
 
     def forward(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Per-sample logits [..., samples, C] and [..., samples, K] at sample positions [..., samples, 3]."""
