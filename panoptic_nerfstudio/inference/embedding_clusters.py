@@ -20,7 +20,6 @@ saved (``calibrate_contrastive``):
 
 from __future__ import annotations
 
-import copy
 from typing import Dict, List, Protocol
 
 import numpy as np
@@ -31,7 +30,7 @@ from torch import Tensor
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.data.scene_box import SceneBox
 
-from panoptic_nerfstudio.inference.instance_table import instance_table_over_views, spread_views
+from panoptic_nerfstudio.inference.instance_table import calibration_views, inside_box, instance_table_over_views
 from panoptic_nerfstudio.inference.panoptic_rule import InstanceTable
 
 MIN_CLUSTER_POINTS = 8
@@ -84,9 +83,7 @@ def cluster_centres(
 def thing_embeddings(outputs: Dict[str, Tensor], thing_mask: Tensor, aabb: Tensor, min_accumulation: float = 0.5) -> Tensor:
     """[n, D] rendered embeddings of one view's pixels whose class is a thing and whose surface lies in the box."""
     thing = thing_mask.to(outputs["semantics"].device)[outputs["semantics"].argmax(dim=-1)]
-    low, high = aabb.to(outputs["surface_points"].device)
-    inside = ((outputs["surface_points"] >= low) & (outputs["surface_points"] <= high)).all(dim=-1)
-    keep = thing & inside & (outputs["accumulation"][..., 0] >= min_accumulation)
+    keep = thing & inside_box(outputs["surface_points"], aabb) & (outputs["accumulation"][..., 0] >= min_accumulation)
     return outputs["embedding"][keep]
 
 
@@ -119,10 +116,7 @@ def calibrate_contrastive(
     """Cluster the thing embeddings of the views into centres, set them in the head, and return the instance table
     of the same renders (see the module's docstring)."""
     renders, embeddings = [], []
-    for view in spread_views(len(cameras), max_views):  # the views and order of instance_table_over_views
-        camera = copy.deepcopy(cameras[view : view + 1])
-        if downscale != 1:
-            camera.rescale_output_resolution(1.0 / downscale)
+    for camera in calibration_views(cameras, max_views, downscale):  # those instance_table_over_views renders
         outputs = model.get_distributions_for_camera(camera)
         renders.append({key: outputs[key] for key in _KEPT})
         embeddings.append(thing_embeddings(outputs, model.thing_mask, model.scene_box.aabb).cpu())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Dict, List, Protocol
+from typing import Dict, Iterator, List, Protocol
 
 import numpy as np
 import torch
@@ -76,6 +76,22 @@ def spread_views(count: int, max_views: int) -> List[int]:
     return torch.linspace(0, count - 1, min(max_views, count)).round().long().unique().tolist()
 
 
+def calibration_views(cameras: Cameras, max_views: int, downscale: float) -> Iterator[Cameras]:
+    """The cameras a table is made from, in order: up to ``max_views`` spread over ``cameras``, each at 1/``downscale``
+    of its resolution (every calibration renders these, so renders cached by one serve another)."""
+    for view in spread_views(len(cameras), max_views):
+        camera = copy.deepcopy(cameras[view : view + 1])
+        if downscale != 1:
+            camera.rescale_output_resolution(1.0 / downscale)
+        yield camera
+
+
+def inside_box(points: Tensor, aabb: Tensor) -> Tensor:
+    """[...] bool: the points [..., 3] inside the box ``aabb`` [2, 3] (a ray into empty space has its depth far out)."""
+    low, high = aabb.to(points.device)
+    return ((points >= low) & (points <= high)).all(dim=-1)
+
+
 @torch.no_grad()
 def samples_over_views(
     model: RendersDistributions, cameras: Cameras, max_views: int, downscale: float, min_accumulation: float = 0.5
@@ -83,14 +99,10 @@ def samples_over_views(
     """Render up to ``max_views`` views at 1/``downscale`` of their resolution and label them by the rule alone."""
     parts: Dict[str, List[Tensor]] = {"slots": [], "classes": [], "points": [], "footprints": []}
     stuff = 0
-    low, high = model.scene_box.aabb.to(model.thing_mask.device)
-    for view in spread_views(len(cameras), max_views):
-        camera = copy.deepcopy(cameras[view : view + 1])
-        if downscale != 1:
-            camera.rescale_output_resolution(1.0 / downscale)
+    for camera in calibration_views(cameras, max_views, downscale):
         outputs = model.get_distributions_for_camera(camera)
         prediction = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask)
-        inside = ((outputs["surface_points"] >= low) & (outputs["surface_points"] <= high)).all(dim=-1)
+        inside = inside_box(outputs["surface_points"], model.scene_box.aabb)
         thing = (prediction.instance != STUFF_INSTANCE) & (outputs["accumulation"][..., 0] >= min_accumulation)
         stuff += int((prediction.instance == STUFF_INSTANCE).sum()) + int((thing & ~inside).sum())
         thing &= inside
