@@ -50,6 +50,15 @@ def _optimizers(decay_steps: int, lr: float = 1e-2) -> dict:
     }
 
 
+ROOM_FAR_PLANE = 6.0
+"""Where samples stop along a ray, in nerfstudio's normalised units (the cameras fill [-1, 1]^3). nerfacto's 1000
+suits unbounded outdoor captures; in a room every ray meets a wall within a few units, and beyond it the field can
+paint the walls' colour on the far background of the contracted space while leaving the walls half transparent.
+The segmentation heads then read labels off those far samples, which many directions share: lamp stands and
+close-up objects faded away and speckles covered the walls (thin room, training seed 42: lamp IoU 6% -> 48%, pole
+28% -> 45%, mIoU 55.8 -> 62.0 with 6). Outdoor scenes: ``--pipeline.model.far-plane 1000``."""
+
+
 def panoptic_lifting_config() -> TrainerConfig:
     """Paper-sized: nerfacto's defaults (tiny-cuda-nn hash grids), 4096 rays, 30k steps."""
     return TrainerConfig(
@@ -67,6 +76,7 @@ def panoptic_lifting_config() -> TrainerConfig:
             ),
             model=PanopticLiftingModelConfig(
                 eval_num_rays_per_chunk=1 << 15,
+                far_plane=ROOM_FAR_PLANE,
                 average_init_density=0.01,
                 camera_optimizer=CameraOptimizerConfig(mode="SO3xR3"),
                 heads=PanopticHeadsConfig(num_levels=16, max_res=1024, log2_hashmap_size=19),
@@ -103,6 +113,7 @@ def panoptic_lifting_lite_config() -> TrainerConfig:
             model=PanopticLiftingModelConfig(
                 implementation="torch",
                 eval_num_rays_per_chunk=4096,
+                far_plane=ROOM_FAR_PLANE,
                 average_init_density=0.01,
                 camera_optimizer=CameraOptimizerConfig(mode="off"),
                 num_levels=8,
