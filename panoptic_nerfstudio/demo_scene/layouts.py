@@ -27,6 +27,10 @@ that gives two never co-visible objects one id fails there.
 and lamps standing on the floor in a chessboard pattern, more objects than the slot
 head's default 32 slots (the contrastive instance head's scene). Filmed on the orbit.
 
+``checks``: the three failures of lifting in one small room, for a regression test -- two bins
+standing side by side and touching, a picture frame and a bin on the two faces of a long counter (never in
+one view, so only geometry can tell them apart), and one floor-to-ceiling pole. Filmed on the orbit.
+
 The ``crowded`` and ``thin`` layouts are filmed on the ``tour`` camera path, with close-ups
 and views looking up.
 """
@@ -206,7 +210,25 @@ def _thin_parts() -> List[Part]:
     ]
 
 
-LayoutName = Literal["default", "crowded", "thin", "many"]
+CHECKS_TOUCHING = ((0.9, -1.3), (1.16, -1.3))
+"""Footprint centres of the ``checks`` layout's touching bins (radius 0.13: their sides meet)."""
+
+
+def _checks_parts() -> List[Part]:
+    """Touching same-class things, a never co-visible pair of different classes, and a thin pole.
+
+    The frame hangs on the counter's +x face and the bin stands against its -x face, lower than the counter:
+    cameras on the orbit (1.35 +- 0.45 m high) see over the counter's 0.9 m only the floor beyond the bin."""
+    return room(3.0, 3.0) + [
+        (CABINET, (box_at(0.0, 0.0, 0.0, 0.6, 3.4, 0.9),)),
+        (FRAME, picture_frame(0, 0.3, 1.0, 0.6, 0.5, (0.4, 0.45))),
+        (BIN, bin_at(-0.5, -0.6, 0.14, 0.4)),
+        *[(BIN, bin_at(x, y, 0.13)) for x, y in CHECKS_TOUCHING],
+        (POLE, pole(-1.2, 1.2, 3.0)),
+    ]
+
+
+LayoutName = Literal["default", "crowded", "thin", "many", "checks"]
 """The names ``--layout`` accepts; the same as the keys of :data:`LAYOUTS`."""
 
 LAYOUTS: Dict[str, Layout] = {
@@ -224,6 +246,8 @@ LAYOUTS: Dict[str, Layout] = {
         ),
         Layout("many", "48 small bins and lamps on a grid: more objects than 32 slots", EXTENDED_CLASSES, _many_parts,
                "orbit"),  # fmt: skip
+        Layout("checks", "touching bins, a never co-visible pair, a pole: the regression test's room",
+               EXTENDED_CLASSES, _checks_parts, "orbit"),  # fmt: skip
     )
 }
 """Every layout by name; ``default`` keeps its files byte-identical across releases."""

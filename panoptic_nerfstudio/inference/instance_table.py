@@ -8,15 +8,16 @@ labelled differently by two commands.
 
 Making it: the views are rendered and labelled by the rule alone; every thing pixel with
 a surface becomes a 3D point of its slot. Each slot is split into its spatially separate
-parts (``instance_parts``), each part a 3D instance; then each instance takes its
-majority class, or is dropped when it covers too little of the views' pixels.
+parts (``instance_parts``), and further where the 2D input masks separate it (``mask_evidence``), each part a
+3D instance; then each instance takes its majority class, or is dropped when it covers too little of the views'
+pixels.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Protocol
+from typing import Callable, Dict, Iterator, List, Optional, Protocol
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.data.scene_box import SceneBox
 
 from panoptic_nerfstudio.inference.instance_parts import SlotParts, points_per_part, split_slot
+from panoptic_nerfstudio.inference.mask_evidence import NO_SEGMENT, refine_parts
 from panoptic_nerfstudio.inference.panoptic_rule import (
     STUFF_INSTANCE,
     InstanceTable,
@@ -69,6 +71,10 @@ class ViewSamples:
     stuff_pixels: int
     """Pixels labelled stuff, and thing pixels whose surface lies outside the scene box (depth of a ray into
     empty space, not of an object): they count in the total area, against which small instances are dropped."""
+    views: Optional[Tensor] = None
+    """[n] long the view of each thing pixel (with ``segments``; None where the input masks were not given)."""
+    segments: Optional[Tensor] = None
+    """[n] long the 2D input thing segment each pixel lies in, unique over the views (NO_SEGMENT: none)."""
 
 
 def spread_views(count: int, max_views: int) -> List[int]:
@@ -92,14 +98,40 @@ def inside_box(points: Tensor, aabb: Tensor) -> Tensor:
     return ((points >= low) & (points <= high)).all(dim=-1)
 
 
+InputMasks = Callable[[int], Tensor]
+"""The 2D input of training view ``index``: [H, W] long thing segment index per pixel (negative: none)."""
+
+
+def input_masks(dataset) -> InputMasks:
+    """The 2D input of a panoptic dataset's views (``data.PanopticDataset``: the per-frame thing index of its store)."""
+    return lambda index: dataset.store.frame_layers(index)["instance"][..., 0]
+
+
+def input_segments(masks: InputMasks, index: int, height: int, width: int) -> Tensor:
+    """View ``index``'s input thing segments at a render of ``height`` x ``width`` (nearest pixel centre)."""
+    full = masks(index)
+    rows = ((torch.arange(height) + 0.5) * full.shape[0] / height).long().clamp(max=full.shape[0] - 1)
+    cols = ((torch.arange(width) + 0.5) * full.shape[1] / width).long().clamp(max=full.shape[1] - 1)
+    return full[rows][:, cols]
+
+
 @torch.no_grad()
 def samples_over_views(
-    model: RendersDistributions, cameras: Cameras, max_views: int, downscale: float, min_accumulation: float = 0.5
+    model: RendersDistributions,
+    cameras: Cameras,
+    max_views: int,
+    downscale: float,
+    min_accumulation: float = 0.5,
+    masks: Optional[InputMasks] = None,
 ) -> ViewSamples:
-    """Render up to ``max_views`` views at 1/``downscale`` of their resolution and label them by the rule alone."""
+    """Render up to ``max_views`` views at 1/``downscale`` of their resolution and label them by the rule alone;
+    with ``masks``, note the input segment of every thing pixel."""
     parts: Dict[str, List[Tensor]] = {"slots": [], "classes": [], "points": [], "footprints": []}
+    if masks is not None:
+        parts.update(views=[], segments=[])
     stuff = 0
-    for camera in calibration_views(cameras, max_views, downscale):
+    indices = spread_views(len(cameras), max_views)
+    for order, camera in enumerate(calibration_views(cameras, max_views, downscale)):
         outputs = model.get_distributions_for_camera(camera)
         prediction = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask)
         inside = inside_box(outputs["surface_points"], model.scene_box.aabb)
@@ -111,6 +143,11 @@ def samples_over_views(
         parts["points"].append(outputs["surface_points"][thing].float().cpu())
         focal = float(camera.fx.reshape(-1)[0])
         parts["footprints"].append((outputs["depth"][..., 0][thing] / focal).float().cpu())
+        if masks is not None:
+            segment = input_segments(masks, indices[order], *thing.shape).to(thing.device)
+            segment = torch.where(segment >= 0, segment + order * (1 << 16), NO_SEGMENT)
+            parts["segments"].append(segment[thing].cpu())
+            parts["views"].append(torch.full((int(thing.sum()),), order, dtype=torch.long))
     return ViewSamples(**{key: torch.cat(value) for key, value in parts.items()}, stuff_pixels=stuff)
 
 
@@ -121,12 +158,15 @@ def resolve_table(
     min_area_fraction: float,
     gap: float = 10.0,
     split_slots: bool = True,
+    split_by_masks: bool = True,
 ) -> InstanceTable:
     """The instance table of labelled samples. Points closer than ``gap`` times the median pixel footprint chain into
     one part; a part of a slot is an instance of its own when it covers at least ``min_area_fraction`` of all pixels
-    (``split_slots`` False: one instance per slot). At the calibration's quarter resolution a footprint is about 5 cm
-    in the demo rooms, so parts must lie about half a metre apart: with 4 footprints, a poorly reconstructed corner
-    of a sofa on the default scene came off as a separate instance (a false positive in PQ)."""
+    (``split_slots`` False: one instance per slot); with the input segments in ``samples`` (and ``split_by_masks``),
+    parts the masks separate consistently are split further (``mask_evidence``). At the calibration's quarter
+    resolution a footprint is about 5 cm in the demo rooms, so parts must lie about half a metre apart: with 4
+    footprints, a poorly reconstructed corner of a sofa on the default scene came off as a separate instance (a false
+    positive in PQ)."""
     total = len(samples.slots) + samples.stuff_pixels
     min_part = max(1, int(np.ceil(min_area_fraction * total)))
     footprint = float(samples.footprints.median()) if len(samples.footprints) else 0.0
@@ -140,6 +180,9 @@ def resolve_table(
         parts = split_slot(points[mine], gap * footprint, min_part) if splittable else None
         if parts is None:
             parts = SlotParts(np.zeros(len(mine), dtype=np.int64), 1)
+        if splittable and split_by_masks and samples.segments is not None and samples.views is not None:
+            views, segments = samples.views[mine].numpy(), samples.segments[mine].numpy()
+            parts = refine_parts(parts, points[mine], views, segments, min_part)
         ids = [slot + 1] + [len(slots_of_ids) + n for n in range(parts.count - 1)]
         slots_of_ids += [slot] * (parts.count - 1)
         instance[mine] = torch.tensor(ids)[torch.from_numpy(parts.part)]
@@ -181,7 +224,9 @@ def instance_table_over_views(
     max_views: int = 48,
     downscale: float = 4,
     split_slots: bool = True,
+    masks: Optional[InputMasks] = None,
 ) -> InstanceTable:
-    """The run's instance table over a set of views (see the module's docstring)."""
-    samples = samples_over_views(model, cameras, max_views, downscale)
+    """The run's instance table over a set of views (see the module's docstring); ``masks``: the views' 2D input,
+    to split slots the masks separate."""
+    samples = samples_over_views(model, cameras, max_views, downscale, masks=masks)
     return resolve_table(samples, num_slots, num_classes, min_area_fraction, split_slots=split_slots)

@@ -38,7 +38,7 @@ from panoptic_nerfstudio.fields.instance_embedding import (
 )
 from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
 from panoptic_nerfstudio.inference.embedding_clusters import calibrate_contrastive
-from panoptic_nerfstudio.inference.instance_table import instance_table_over_views
+from panoptic_nerfstudio.inference.instance_table import InputMasks, input_masks, instance_table_over_views
 from panoptic_nerfstudio.inference.panoptic_rule import (
     DROP_INSTANCE,
     InstanceTable,
@@ -104,6 +104,9 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     split_slots: bool = True
     """Instance table: split each slot into its spatially separate parts, each a 3D instance with its own class (two
     objects never seen in the same frame may share a slot). False: one 3D instance per slot (ablation)."""
+    split_by_masks: bool = True
+    """Instance table: also split a slot where most training views' 2D masks put its pixels into two or more large
+    segments (touching objects of one class that share a slot). False: spatial parts only (ablation)."""
     min_segment_area: float = 0.001
     """Per rendered image: connected pieces of one label covering less than this fraction of the image take the label
     of their nearest larger piece (speckle clean-up; 0: off). Full images only, not single rays (click, points)."""
@@ -214,19 +217,23 @@ class PanopticLiftingModel(NerfactoModel):
         callbacks.append(TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], set_step))
         trainer, pipeline = training_callback_attributes.trainer, training_callback_attributes.pipeline
         if trainer is not None and pipeline is not None and self.config.min_instance_area > 0:
-            cameras = pipeline.datamanager.train_dataset.cameras  # type: ignore[attr-defined]
+            dataset = pipeline.datamanager.train_dataset  # type: ignore[attr-defined]
 
             def calibrate_before_save(step: int) -> None:
                 last = trainer._start_step + trainer.config.max_num_iterations - 1
                 if step == last or (step > 0 and step % trainer.config.steps_per_save == 0):
-                    calibrate_on_rank_zero(self, lambda: self.calibrate_instances(cameras))  # rank 0, shared
+                    masks = input_masks(dataset)  # the table is made on rank 0 and shared
+                    calibrate_on_rank_zero(self, lambda: self.calibrate_instances(dataset.cameras, masks=masks))
 
             callbacks.append(TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], calibrate_before_save))
         return callbacks
 
     @torch.no_grad()
-    def calibrate_instances(self, cameras: Cameras, max_views: int = 48, downscale: int = 4) -> int:
-        """Make the run's instance table over up to ``max_views`` downscaled views; returns the dropped instances."""
+    def calibrate_instances(
+        self, cameras: Cameras, max_views: int = 48, downscale: int = 4, masks: Optional[InputMasks] = None
+    ) -> int:
+        """Make the run's instance table over up to ``max_views`` downscaled views (``masks``: their 2D input, see
+        ``split_by_masks``); returns the dropped instances."""
         was_training = self.training
         self.eval()
         cfg = self.config
@@ -240,6 +247,7 @@ class PanopticLiftingModel(NerfactoModel):
             table = instance_table_over_views(
                 self, cameras, cfg.num_instance_slots, len(self.classes), cfg.min_instance_area,
                 max_views=max_views, downscale=downscale, split_slots=cfg.split_slots,
+                masks=masks if cfg.split_by_masks else None,
             )  # fmt: skip
         self.set_instance_table(table)
         self.train(was_training)

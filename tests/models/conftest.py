@@ -18,7 +18,10 @@ CLASSES = ClassTable(
 
 
 def make_model(heads=None, **overrides):
-    """The lite preset's model on a toy scene; ``heads`` overrides fields of the heads' config."""
+    """The lite preset's model on a toy scene; ``heads`` overrides fields of the heads' config. The far plane is
+    nerfacto's 1000, not the presets' room-sized one: an untrained field is nearly empty, and the toy cameras' rays
+    must run far to accumulate the surfaces these tests click on and calibrate from."""
+    overrides.setdefault("far_plane", 1000.0)
     config = panoptic_lifting_lite_config().pipeline.model
     for key, value in overrides.items():
         setattr(config, key, value)
