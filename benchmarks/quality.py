@@ -46,6 +46,8 @@ ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "no gradient stopping": ("--pipeline.model.stop-segmentation-gradients", "False"),
     "unbounded fields (logits rendered)": ("--pipeline.model.bounded-fields", "False"),
     "no spatial split of slots": ("--pipeline.model.split-slots", "False"),
+    "no split of slots by the 2D masks": ("--pipeline.model.split-by-masks", "False"),
+    "far plane 1000 (nerfacto's)": ("--pipeline.model.far-plane", "1000"),
 }
 HEADS: Dict[str, Tuple[str, ...]] = {
     "slots": (),
