@@ -30,16 +30,27 @@ class SlotParts:
     count: int
 
 
+def whole(count: int) -> SlotParts:
+    """One part holding all ``count`` points of a slot."""
+    return SlotParts(np.zeros(count, dtype=np.int64), 1)
+
+
+def numbered_by_size(part: np.ndarray, count: int) -> SlotParts:
+    """``part`` [n] (values 0..count-1) renumbered so that part 0 is the largest, then by decreasing size."""
+    rank = np.argsort(-np.bincount(part, minlength=count), kind="stable")
+    return SlotParts(np.argsort(rank)[part], count)
+
+
 def split_slot(points: np.ndarray, eps: float, min_part_points: int) -> SlotParts:
     """Group a slot's surface points ([n, 3]) into parts of at least ``min_part_points`` points; points of smaller
     groups and DBSCAN's noise join the part of their nearest point in a kept part. One part where none is big enough."""
     if len(points) < 2 * max(min_part_points, MIN_SAMPLES):
-        return SlotParts(np.zeros(len(points), dtype=np.int64), 1)
+        return whole(len(points))
     labels = DBSCAN(eps=eps, min_samples=MIN_SAMPLES).fit_predict(points)
     groups, sizes = np.unique(labels[labels >= 0], return_counts=True)
     kept = [int(g) for g, n in sorted(zip(groups, sizes), key=lambda gn: -gn[1]) if n >= min_part_points]
     if len(kept) <= 1:
-        return SlotParts(np.zeros(len(points), dtype=np.int64), 1)
+        return whole(len(points))
     part = np.full(len(points), -1, dtype=np.int64)
     for index, group in enumerate(kept):
         part[labels == group] = index

@@ -26,7 +26,7 @@ from torch import Tensor
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.data.scene_box import SceneBox
 
-from panoptic_nerfstudio.inference.instance_parts import SlotParts, points_per_part, split_slot
+from panoptic_nerfstudio.inference.instance_parts import points_per_part, split_slot, whole
 from panoptic_nerfstudio.inference.mask_evidence import NO_SEGMENT, refine_parts
 from panoptic_nerfstudio.inference.panoptic_rule import (
     STUFF_INSTANCE,
@@ -179,7 +179,7 @@ def resolve_table(
         splittable = split_slots and min_area_fraction > 0 and footprint > 0
         parts = split_slot(points[mine], gap * footprint, min_part) if splittable else None
         if parts is None:
-            parts = SlotParts(np.zeros(len(mine), dtype=np.int64), 1)
+            parts = whole(len(mine))
         if splittable and split_by_masks and samples.segments is not None and samples.views is not None:
             views, segments = samples.views[mine].numpy(), samples.segments[mine].numpy()
             parts = refine_parts(parts, points[mine], views, segments, min_part)

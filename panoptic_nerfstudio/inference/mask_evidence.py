@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
-from panoptic_nerfstudio.inference.instance_parts import SlotParts
+from panoptic_nerfstudio.inference.instance_parts import SlotParts, numbered_by_size, whole
 
 NO_SEGMENT = -1
 """Segment of a pixel where the input has no thing (stuff, void)."""
@@ -40,10 +40,6 @@ SEPARATING_SHARE = 0.15
 """... and the share of the views that count (show enough of the slot) they must make up."""
 CONSISTENT_SHARE = 0.8
 """Share of the separating views whose large segments must fall into different clusters."""
-
-
-def one_part(count: int) -> SlotParts:
-    return SlotParts(np.zeros(count, dtype=np.int64), 1)
 
 
 def large_segments(views: np.ndarray, segments: np.ndarray) -> Tuple[int, List[np.ndarray]]:
@@ -66,7 +62,7 @@ def split_by_masks(points: np.ndarray, views: np.ndarray, segments: np.ndarray, 
     NO_SEGMENT where none; ``views`` [n] the view of each point). One part unless the masks separate it (see above)."""
     counted, separating = large_segments(views, segments)
     if len(separating) < max(MIN_SEPARATING_VIEWS, SEPARATING_SHARE * counted):
-        return one_part(len(points))
+        return whole(len(points))
     count = int(np.round(np.median([len(large) for large in separating])))
     clustered = np.concatenate(separating)
     centroids = np.stack([points[segments == segment].mean(axis=0) for segment in clustered])
@@ -74,7 +70,7 @@ def split_by_masks(points: np.ndarray, views: np.ndarray, segments: np.ndarray, 
     first = np.cumsum([0] + [len(large) for large in separating])
     apart = [len(set(cluster[a:b].tolist())) == b - a for a, b in zip(first[:-1], first[1:])]
     if np.mean(apart) < CONSISTENT_SHARE:
-        return one_part(len(points))
+        return whole(len(points))
     part = np.full(len(points), -1, dtype=np.int64)
     lookup = dict(zip(clustered.tolist(), cluster.tolist()))
     labelled = np.isin(segments, clustered)
@@ -82,11 +78,9 @@ def split_by_masks(points: np.ndarray, views: np.ndarray, segments: np.ndarray, 
     if (~labelled).any():
         nearest = NearestNeighbors(n_neighbors=1).fit(points[labelled])
         part[~labelled] = part[labelled][nearest.kneighbors(points[~labelled], return_distance=False)[:, 0]]
-    sizes = np.bincount(part, minlength=count)
-    if (sizes < min_part_points).any():
-        return one_part(len(points))
-    rank = np.argsort(-sizes, kind="stable")  # part 0 the largest, as instance_parts numbers them
-    return SlotParts(np.argsort(rank)[part], count)
+    if (np.bincount(part, minlength=count) < min_part_points).any():
+        return whole(len(points))
+    return numbered_by_size(part, count)
 
 
 def refine_parts(
@@ -100,6 +94,4 @@ def refine_parts(
         sub = split_by_masks(points[mine], views[mine], segments[mine], min_part_points)
         part[mine] = sub.part + count
         count += sub.count
-    sizes = np.bincount(part, minlength=count)
-    rank = np.argsort(-sizes, kind="stable")
-    return SlotParts(np.argsort(rank)[part], count)
+    return numbered_by_size(part, count)
