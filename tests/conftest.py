@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
-from tests.console_scripts import run_tool
+from tests.console_scripts import EARLY_LOSSES, train_lite
 
 TINY = DemoSceneConfig(seed=0, width=48, height=36, frames=8, eval_every=4)
 
@@ -33,17 +33,10 @@ def tiny_trained_config(tmp_path_factory, tiny_scene_master) -> Path:
     nerfacto's 1000, not the presets' room-sized one: after 40 steps the field is nearly empty, and only rays that
     run far accumulate the surfaces the exports and renders of these tests need."""
     out = tmp_path_factory.mktemp("train")
-    run_tool(
-        [
-            "ns-train", "panoptic-lifting-lite", "--data", tiny_scene_master, "--output-dir", out,
-            "--experiment-name", "tiny", "--timestamp", "t", "--max-num-iterations", "40",
-            "--steps-per-save", "40", "--viewer.quit-on-train-completion", "True",
-            "--pipeline.datamanager.train-num-rays-per-batch", "256", "--pipeline.model.far-plane", "1000",
-        ]
-    )
-    config = out / "tiny" / "panoptic-lifting-lite" / "t" / "config.yml"
-    assert config.exists()
-    return config
+    return train_lite(
+        tiny_scene_master, out, "tiny", 40,
+        "--pipeline.datamanager.train-num-rays-per-batch", "256", "--pipeline.model.far-plane", "1000",
+    )  # fmt: skip
 
 
 SMALL = DemoSceneConfig(seed=0, width=96, height=72)
@@ -58,16 +51,4 @@ def small_trained_config(tmp_path_factory) -> Path:
     input masks (label transfer, tests/export/test_mask_export.py). On 2 idle CPU cores about 2.5 min."""
     scene = tmp_path_factory.mktemp("small") / "scene"
     write_demo_scene(scene, SMALL)
-    out = tmp_path_factory.mktemp("train_small")
-    run_tool(
-        [
-            "ns-train", "panoptic-lifting-lite", "--data", scene, "--output-dir", out,
-            "--experiment-name", "small", "--timestamp", "t", "--max-num-iterations", "1500",
-            "--steps-per-save", "1500", "--viewer.quit-on-train-completion", "True",
-            "--pipeline.model.instance-loss-start-step", "200",
-            "--pipeline.model.consistency-loss-start-step", "400",
-        ]
-    )
-    config = out / "small" / "panoptic-lifting-lite" / "t" / "config.yml"
-    assert config.exists()
-    return config
+    return train_lite(scene, tmp_path_factory.mktemp("train_small"), "small", 1500, *EARLY_LOSSES)

@@ -23,7 +23,7 @@ import pytest
 
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from panoptic_nerfstudio.demo_scene.classes import BIN, CUPBOARD, FRAME, POLE
-from tests.console_scripts import run_tool
+from tests.console_scripts import EARLY_LOSSES, run_tool, train_lite
 
 pytestmark = pytest.mark.slow
 
@@ -50,17 +50,7 @@ def evaluated(tmp_path_factory) -> Tuple[Path, Path]:
     scene = tmp_path_factory.mktemp("checks") / "scene"
     write_demo_scene(scene, SCENE)
     out = tmp_path_factory.mktemp("train_checks")
-    run_tool(
-        [
-            "ns-train", "panoptic-lifting-lite", "--data", scene, "--output-dir", out,
-            "--experiment-name", "checks", "--timestamp", "t", "--max-num-iterations", "1500",
-            "--steps-per-save", "1500", "--viewer.quit-on-train-completion", "True",
-            "--pipeline.model.instance-loss-start-step", "200",
-            "--pipeline.model.consistency-loss-start-step", "400",
-        ],
-        timeout=1800,
-    )  # fmt: skip
-    config = out / "checks" / "panoptic-lifting-lite" / "t" / "config.yml"
+    config = train_lite(scene, out, "checks", 1500, *EARLY_LOSSES, timeout=1800)
     run_tool(["ns-panoptic", "eval", "--load-config", config, "--output-dir", out / "eval"], timeout=1800)
     return scene, out / "eval" / "pred"
 
