@@ -48,6 +48,8 @@ ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "no spatial split of slots": ("--pipeline.model.split-slots", "False"),
     "no split of slots by the 2D masks": ("--pipeline.model.split-by-masks", "False"),
     "far plane 1000 (nerfacto's)": ("--pipeline.model.far-plane", "1000"),
+    "class head also on the backbone's features": ("--pipeline.model.heads.semantic-reads-backbone", "True"),
+    "head grid up to resolution 1024": ("--pipeline.model.heads.max-res", "1024"),
 }
 HEADS: Dict[str, Tuple[str, ...]] = {
     "slots": (),

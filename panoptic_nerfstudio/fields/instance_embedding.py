@@ -84,7 +84,7 @@ class ContrastiveHeads(PanopticHeads):
         """Per-sample class logits [..., samples, C] and unit embeddings [..., samples, D]."""
         feats = self.features(positions, backbone)
         shape = feats.shape[:-1]
-        semantic = self.semantic(feats.reshape(-1, feats.shape[-1])).reshape(*shape, -1).float()
+        semantic = self.semantic_logits(feats, backbone)
         own = self.embedding_features(positions)
         embedding = self.embedding(own.reshape(-1, own.shape[-1])).reshape(*shape, -1).float()
         return semantic, F.normalize(embedding, dim=-1)

@@ -12,6 +12,9 @@ Feature sources, chosen by ``features``:
 - ``backbone``: nerfacto's geometry features, detached, plus nothing else. Cheaper
   (no extra grid lookup), but the features were shaped for color and density.
 ``benchmarks/speed.py`` and ``benchmarks/quality.py`` compare the two.
+
+``semantic_reads_backbone`` gives the class head both: its own grid and nerfacto's (detached) geometry features.
+The slot head never reads the backbone: objects alike in appearance would share slots (README, "Head features").
 """
 
 from __future__ import annotations
@@ -53,6 +56,18 @@ class PanopticHeadsConfig(InstantiateConfig):
     """Width of the hidden layers of each head's MLP."""
     num_layers: int = 2
     """Layers of each head's MLP."""
+    semantic_reads_backbone: bool = False
+    """The class head also reads nerfacto's geometry features (detached) beside the heads' own grid. That backbone
+    is trained by every ray's colour at a finer resolution, so it resolves thin structures the heads' grid blurs into
+    what surrounds them (regression room: the pole kept 64% of its pixels instead of 0%), but its features follow
+    appearance: on one run of the crowded room (with the head grid up to resolution 1024 as well) the floor's IoU fell
+    from 69% to 34%, labelled wall. Off until a suite of runs says otherwise (README, "Quality on scenes the method
+    was not tuned on"). Only with ``own_grid``."""
+
+    @property
+    def reads_backbone(self) -> bool:
+        """Whether the heads need nerfacto's geometry features."""
+        return self.features == "backbone" or self.semantic_reads_backbone
 
 
 def own_grid(config: PanopticHeadsConfig, implementation: Literal["tcnn", "torch"]) -> HashEncoding:
@@ -92,12 +107,15 @@ class PanopticHeads(nn.Module):
             in_dim = backbone_dim
         else:
             raise ValueError(f"unknown head features {config.features!r}")
+        if config.semantic_reads_backbone and config.features != "own_grid":
+            raise ValueError("semantic_reads_backbone adds the backbone to the heads' own grid: use features own_grid")
+        self.semantic_backbone = config.semantic_reads_backbone
 
-        def head(out_dim: int) -> MLP:
+        def head(in_dim: int, out_dim: int) -> MLP:
             return MLP(in_dim, config.num_layers, config.hidden_dim, out_dim=out_dim, implementation=implementation)
 
-        self.semantic = head(num_classes)
-        self.instance = head(num_slots)
+        self.semantic = head(in_dim + (backbone_dim if self.semantic_backbone else 0), num_classes)
+        self.instance = head(in_dim, num_slots)
 
     def features(self, positions: Tensor, backbone: Optional[Tensor]) -> Tensor:
         if self.encoding is None:
@@ -116,11 +134,17 @@ class PanopticHeads(nn.Module):
         flat = positions.reshape(-1, 3).clamp(0.0, 1.0)
         return grid(flat).reshape(*positions.shape[:-1], -1)
 
+    def semantic_logits(self, feats: Tensor, backbone: Optional[Tensor]) -> Tensor:
+        """Per-sample class logits from the heads' features [..., F] (plus the detached backbone's, if configured)."""
+        if self.semantic_backbone:
+            assert backbone is not None, "the class head reads the backbone's features, but none were given"
+            feats = torch.cat([feats, backbone.detach().to(feats.dtype)], dim=-1)
+        shape = feats.shape[:-1]
+        return self.semantic(feats.reshape(-1, feats.shape[-1])).reshape(*shape, -1).float()
+
     def forward(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Per-sample logits [..., samples, C] and [..., samples, K] at sample positions [..., samples, 3]."""
         feats = self.features(positions, backbone)
         shape = feats.shape[:-1]
-        flat = feats.reshape(-1, feats.shape[-1])
-        semantic = self.semantic(flat).reshape(*shape, -1).float()
-        instance = self.instance(flat).reshape(*shape, -1).float()
-        return semantic, instance
+        instance = self.instance(feats.reshape(-1, feats.shape[-1])).reshape(*shape, -1).float()
+        return self.semantic_logits(feats, backbone), instance

@@ -292,7 +292,7 @@ class PanopticLiftingModel(NerfactoModel):
         nerfacto = edited_nerfacto_pass(self, ray_bundle)  # scene edits hook: nerfacto_pass itself when none are set
         outputs, weights = nerfacto.outputs, nerfacto.weights
         seg_weights = weights.detach() if self.config.stop_segmentation_gradients else weights
-        backbone = nerfacto.geo_features if self.config.heads.features == "backbone" else None
+        backbone = nerfacto.geo_features if self.config.heads.reads_backbone else None
         if backbone is not None and self.config.stop_segmentation_gradients:
             backbone = backbone.detach()
         chosen = heaviest_samples(weights.detach(), self.config.heads.samples_per_ray)

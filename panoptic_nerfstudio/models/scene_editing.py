@@ -71,7 +71,7 @@ def sample_edit(model: "PanopticLiftingModel", edits: SceneEdits) -> SampleEdit:
 
     def edit(ray_samples: RaySamples, field_outputs: Dict[FieldHeadNames, Tensor], geo_features: Tensor) -> None:
         positions = ray_samples.frustums.get_positions()
-        backbone = geo_features if model.config.heads.features == "backbone" else None
+        backbone = geo_features if model.config.heads.reads_backbone else None
         with torch.no_grad():
             semantic_logits, instance_logits = model.heads(positions, backbone)
             labels = sample_labels(semantic_logits, instance_logits, model.thing_mask, model.instance_table, positions)

@@ -1,6 +1,7 @@
 """The failures lifting showed on rooms it was not tuned on, in one small room (``--layout checks``; slow: trains).
 
-``ns-train`` on the ``checks`` room, then ``ns-panoptic eval`` renders its held-out frames; in those frames
+``ns-train`` on the ``checks`` room (the session's shared run, ``room_trained_config``), then ``ns-panoptic eval``
+renders its held-out frames; in those frames
 - two cupboards standing side by side, touching, must end with different 3D ids;
 - a picture frame and a bin on the two faces of a counter, which no view shows together, must end with different
   3D ids and keep their own classes (a slot that covers both must not hand one of them the other's class);
@@ -10,7 +11,8 @@ Everything is read from the scene's ground truth (which segment is which object)
 
 The pole still fails (issue 17, see the mark on its test): its surface is reconstructed (rendered depth at its pixels
 about 1.6 units against 3-5 beside it) and the input labels it pole in most views, yet the semantic head gives its
-surface wall 0.7-0.8 and pole 0.15-0.2, in training views too.
+surface wall 0.7-0.8 and pole 0.15-0.2, in training views too. With the class head also reading nerfacto's geometry
+features (``--pipeline.model.heads.semantic-reads-backbone True``, off by default) the pole kept 64% in one run.
 """
 
 import json
@@ -20,15 +22,14 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 import pytest
+import yaml
 
-from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from panoptic_nerfstudio.demo_scene.classes import BIN, CUPBOARD, FRAME, POLE
-from tests.console_scripts import EARLY_LOSSES, run_tool, train_lite
+from tests.conftest import ROOM_TIMEOUT
+from tests.console_scripts import run_tool
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(ROOM_TIMEOUT)]
 
-SCENE = DemoSceneConfig(layout="checks", eval_every=4)
-"""48 views at 160 x 120 (the pole is 2-3 pixels wide from across the room), every fourth held out."""
 HIDDEN_BIN, LEFT, RIGHT = BIN * 1000 + 1, CUPBOARD * 1000 + 1, CUPBOARD * 1000 + 2
 """Ground-truth ids (class * 1000 + the instance's number in the layout's order)."""
 PICTURE, THE_POLE = FRAME * 1000 + 1, POLE * 1000 + 1
@@ -44,15 +45,13 @@ def read_frame(png: Path) -> Tuple[np.ndarray, Dict[int, int]]:
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory) -> Tuple[Path, Path]:
-    """(scene, predictions of its held-out frames) of a 1500-step lite run, losses started early as in
-    ``small_trained_config``."""
-    scene = tmp_path_factory.mktemp("checks") / "scene"
-    write_demo_scene(scene, SCENE)
-    out = tmp_path_factory.mktemp("train_checks")
-    config = train_lite(scene, out, "checks", 1500, *EARLY_LOSSES, timeout=1800)
-    run_tool(["ns-panoptic", "eval", "--load-config", config, "--output-dir", out / "eval"], timeout=1800)
-    return scene, out / "eval" / "pred"
+def evaluated(room_trained_config, tmp_path_factory) -> Tuple[Path, Path]:
+    """(scene, predictions of its held-out frames) of the session's 1500-step run on this room (``tests/conftest.py``,
+    shared with the scene-editing and label-transfer tests)."""
+    out = tmp_path_factory.mktemp("eval_room")
+    run_tool(["ns-panoptic", "eval", "--load-config", room_trained_config, "--output-dir", out], timeout=1800)
+    scene = Path(yaml.load(room_trained_config.read_text(), Loader=yaml.Loader).pipeline.datamanager.data)  # --data
+    return scene, out / "pred"
 
 
 def object_pixels(scene: Path, pred: Path, gt_id: int) -> List[Tuple[np.ndarray, Dict[int, int]]]:
@@ -94,7 +93,8 @@ def test_a_never_co_visible_pair_keeps_two_ids_and_its_own_classes(evaluated):
 
 @pytest.mark.xfail(
     reason="issue 17, open: the pole kept 0% of its held-out pixels (labelled wall) in the last run on this room, "
-    "77% on an earlier variant of it; the semantic head does not hold thin surfaces",
+    "77% on an earlier variant of it, 64% with the class head on the backbone's features too (not the default); "
+    "the semantic head does not hold thin surfaces",
     strict=False,
 )
 def test_a_thin_pole_keeps_most_of_its_pixels(evaluated):

@@ -1,7 +1,7 @@
 """``ns-panoptic render dataset`` on a trained run: removal, isolation, and no edit at all (slow: trains).
 
-The run is the session's small one (``small_trained_config``: the lite preset on the 48-view demo room at
-96 x 72, 1500 steps). Objects must be clearly present and instances must have formed: on a 16-view, 80 x 60
+The run is the session's trained room (``room_trained_config``: the lite preset on the 48-view regression room at
+160 x 120, 1500 steps). Objects must be clearly present and instances must have formed: on a 16-view, 80 x 60
 room the field was too poor to edit (speckled instances, semantics wrong over large areas).
 """
 
@@ -13,9 +13,10 @@ from typing import Dict
 import numpy as np
 import pytest
 
+from tests.conftest import ROOM_TIMEOUT
 from tests.console_scripts import BIN, run_tool
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(ROOM_TIMEOUT)]
 
 SPLIT = "train"
 OUTPUTS = ("raw-instance_id", "raw-class_id", "raw-accumulation", "raw-depth", "raw-expected_depth")
@@ -46,8 +47,8 @@ def render_dataset(
 
 
 @pytest.fixture(scope="module")
-def run(small_trained_config) -> Path:
-    return small_trained_config
+def run(room_trained_config) -> Path:
+    return room_trained_config
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from panoptic_nerfstudio.export.mask_export import REPORT_FILENAME, encode_frame
 from panoptic_nerfstudio.export.scene_transforms import EXPORT_KEY
 from panoptic_nerfstudio.export.split_frames import source_frames, split_datasets
 from panoptic_nerfstudio.inference.panoptic_rule import KEEP_CLASS
+from tests.conftest import ROOM_TIMEOUT
 from tests.console_scripts import run_tool
 
 
@@ -108,12 +109,13 @@ def test_a_downscaled_training_split_export_trains(tiny_trained_config, tiny_sce
 
 
 @pytest.mark.slow
-def test_training_frame_masks_beat_the_input_masks_at_pq_scene(small_trained_config, tmp_path):
+@pytest.mark.timeout(ROOM_TIMEOUT)
+def test_training_frame_masks_beat_the_input_masks_at_pq_scene(room_trained_config, tmp_path):
     """Label transfer: the exported training-frame masks score a higher PQ^scene than the 2D input masks, with no
     per-frame matching (the export's ids must agree across frames; the input's per-frame ids cannot)."""
     out = tmp_path / "masks"
-    export(small_trained_config, out, "--split", "train")
-    scene = Path(yaml.load(small_trained_config.read_text(), Loader=yaml.Loader).pipeline.datamanager.data)  # --data
+    export(room_trained_config, out, "--split", "train")
+    scene = Path(yaml.load(room_trained_config.read_text(), Loader=yaml.Loader).pipeline.datamanager.data)  # --data
     classes = read_classes(scene / "panoptic_classes.json")
     exported, given, targets = [], [], []
     meta, _ = load_transforms(out)

@@ -77,3 +77,13 @@ def test_every_field_of_the_contrastive_config_is_documented():
     from tests.architecture.test_config_docstrings import _undocumented
 
     assert _undocumented(ContrastiveHeadConfig) == []
+
+
+def test_the_class_head_may_read_the_backbone_and_the_embedding_never_does():
+    config = PanopticHeadsConfig(num_levels=4, max_res=64, log2_hashmap_size=12, hidden_dim=16)
+    config.semantic_reads_backbone = True
+    heads = ContrastiveHeads(config, ContrastiveHeadConfig(dim=4), AABB, 3, None, backbone_dim=5)
+    positions, backbone = torch.rand(5, 4, 3) * 2 - 1, torch.randn(5, 4, 5)
+    semantic, embedding = heads.semantic_and_embedding(positions, backbone)
+    other_semantic, other_embedding = heads.semantic_and_embedding(positions, backbone * 3)
+    assert not torch.allclose(semantic, other_semantic) and torch.equal(embedding, other_embedding)

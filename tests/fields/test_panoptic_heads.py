@@ -29,3 +29,30 @@ def test_model_with_fewer_head_samples_renders_distributions():
     out = model(make_rays(32))
     assert out["semantics"].shape[0] == 32 and torch.allclose(out["semantics"].sum(-1), torch.ones(32), atol=1e-4)
     assert torch.allclose(out["instances"].sum(-1), torch.ones(32), atol=1e-4)
+
+
+def test_the_class_head_can_read_the_detached_backbone_and_the_slot_head_never_does():
+    import pytest
+
+    from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
+
+    torch.manual_seed(0)
+    config = PanopticHeadsConfig(semantic_reads_backbone=True, num_levels=2, max_res=32, log2_hashmap_size=8)
+    heads = PanopticHeads(config, torch.tensor([[-1.0] * 3, [1.0] * 3]), 5, 4, None, backbone_dim=7)
+    positions, backbone = torch.rand(6, 3, 3) - 0.5, torch.randn(6, 3, 7, requires_grad=True)
+    semantic, instance = heads(positions, backbone)
+    other_semantic, other_instance = heads(positions, backbone + 1.0)
+    assert semantic.shape == (6, 3, 5) and instance.shape == (6, 3, 4)
+    assert not torch.allclose(semantic, other_semantic), "the class head ignored the backbone's features"
+    assert torch.equal(instance, other_instance), "the slot head read the backbone's features"
+    semantic.sum().backward()
+    assert backbone.grad is None, "a segmentation loss reached the backbone"
+    with pytest.raises(ValueError, match="own_grid"):
+        PanopticHeads(PanopticHeadsConfig(features="backbone", semantic_reads_backbone=True), positions[0], 5, 4, None, 7)
+
+
+def test_model_whose_class_head_reads_the_backbone_renders_distributions():
+    model = make_model(heads={"semantic_reads_backbone": True})
+    out = model(make_rays(16))
+    assert torch.allclose(out["semantics"].sum(-1), torch.ones(16), atol=1e-4)
+    assert model.heads.semantic.in_dim == model.heads.encoding.get_out_dim() + model.field.geo_feat_dim
