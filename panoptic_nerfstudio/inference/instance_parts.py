@@ -54,11 +54,16 @@ def split_slot(points: np.ndarray, eps: float, min_part_points: int) -> SlotPart
     part = np.full(len(points), -1, dtype=np.int64)
     for index, group in enumerate(kept):
         part[labels == group] = index
+    return SlotParts(join_nearest(points, part), len(kept))
+
+
+def join_nearest(points: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """``part`` [n] with every point of part -1 given the part of its nearest point that has one (in place)."""
     loose = part < 0
     if loose.any():
         nearest = NearestNeighbors(n_neighbors=1).fit(points[~loose]).kneighbors(points[loose], return_distance=False)
         part[loose] = part[~loose][nearest[:, 0]]
-    return SlotParts(part, len(kept))
+    return part
 
 
 def subsample(indices: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -24,9 +24,8 @@ from typing import List, Tuple
 
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.neighbors import NearestNeighbors
 
-from panoptic_nerfstudio.inference.instance_parts import SlotParts, numbered_by_size, whole
+from panoptic_nerfstudio.inference.instance_parts import SlotParts, join_nearest, numbered_by_size, whole
 
 NO_SEGMENT = -1
 """Segment of a pixel where the input has no thing (stuff, void)."""
@@ -75,9 +74,7 @@ def split_by_masks(points: np.ndarray, views: np.ndarray, segments: np.ndarray, 
     lookup = dict(zip(clustered.tolist(), cluster.tolist()))
     labelled = np.isin(segments, clustered)
     part[labelled] = [lookup[s] for s in segments[labelled].tolist()]
-    if (~labelled).any():
-        nearest = NearestNeighbors(n_neighbors=1).fit(points[labelled])
-        part[~labelled] = part[labelled][nearest.kneighbors(points[~labelled], return_distance=False)[:, 0]]
+    join_nearest(points, part)
     if (np.bincount(part, minlength=count) < min_part_points).any():
         return whole(len(points))
     return numbered_by_size(part, count)
