@@ -28,7 +28,7 @@ from torch import Tensor
 from nerfstudio.field_components.mlp import MLP
 from nerfstudio.field_components.spatial_distortions import SpatialDistortion
 
-from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig, own_grid
+from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig, own_grid, per_sample
 
 InstanceHead = Literal["slots", "contrastive"]
 
@@ -82,11 +82,8 @@ class ContrastiveHeads(PanopticHeads):
 
     def semantic_and_embedding(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Per-sample class logits [..., samples, C] and unit embeddings [..., samples, D]."""
-        feats = self.features(positions, backbone)
-        shape = feats.shape[:-1]
-        semantic = self.semantic_logits(feats, backbone)
-        own = self.embedding_features(positions)
-        embedding = self.embedding(own.reshape(-1, own.shape[-1])).reshape(*shape, -1).float()
+        semantic = self.semantic_logits(self.features(positions, backbone), backbone)
+        embedding = per_sample(self.embedding, self.embedding_features(positions))
         return semantic, F.normalize(embedding, dim=-1)
 
     def embedding_features(self, positions: Tensor) -> Tensor:

@@ -82,6 +82,11 @@ def own_grid(config: PanopticHeadsConfig, implementation: Literal["tcnn", "torch
     )
 
 
+def per_sample(mlp: MLP, feats: Tensor) -> Tensor:
+    """``mlp`` applied to every sample's features [..., F]: float32 outputs [..., out]."""
+    return mlp(feats.reshape(-1, feats.shape[-1])).reshape(*feats.shape[:-1], -1).float()
+
+
 class PanopticHeads(nn.Module):
     """A class head (C logits) and a slot head (K logits) on shared per-sample features."""
 
@@ -109,12 +114,11 @@ class PanopticHeads(nn.Module):
             raise ValueError(f"unknown head features {config.features!r}")
         if config.semantic_reads_backbone and config.features != "own_grid":
             raise ValueError("semantic_reads_backbone adds the backbone to the heads' own grid: use features own_grid")
-        self.semantic_backbone = config.semantic_reads_backbone
 
         def head(in_dim: int, out_dim: int) -> MLP:
             return MLP(in_dim, config.num_layers, config.hidden_dim, out_dim=out_dim, implementation=implementation)
 
-        self.semantic = head(in_dim + (backbone_dim if self.semantic_backbone else 0), num_classes)
+        self.semantic = head(in_dim + (backbone_dim if config.semantic_reads_backbone else 0), num_classes)
         self.instance = head(in_dim, num_slots)
 
     def features(self, positions: Tensor, backbone: Optional[Tensor]) -> Tensor:
@@ -136,15 +140,12 @@ class PanopticHeads(nn.Module):
 
     def semantic_logits(self, feats: Tensor, backbone: Optional[Tensor]) -> Tensor:
         """Per-sample class logits from the heads' features [..., F] (plus the detached backbone's, if configured)."""
-        if self.semantic_backbone:
+        if self.config.semantic_reads_backbone:
             assert backbone is not None, "the class head reads the backbone's features, but none were given"
             feats = torch.cat([feats, backbone.detach().to(feats.dtype)], dim=-1)
-        shape = feats.shape[:-1]
-        return self.semantic(feats.reshape(-1, feats.shape[-1])).reshape(*shape, -1).float()
+        return per_sample(self.semantic, feats)
 
     def forward(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Per-sample logits [..., samples, C] and [..., samples, K] at sample positions [..., samples, 3]."""
         feats = self.features(positions, backbone)
-        shape = feats.shape[:-1]
-        instance = self.instance(feats.reshape(-1, feats.shape[-1])).reshape(*shape, -1).float()
-        return self.semantic_logits(feats, backbone), instance
+        return self.semantic_logits(feats, backbone), per_sample(self.instance, feats)

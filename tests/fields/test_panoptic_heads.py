@@ -1,5 +1,7 @@
+import pytest
 import torch
 
+from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
 from panoptic_nerfstudio.model_components.segmentation_renderers import heaviest_samples, render_distribution, take_samples
 from tests.models.conftest import make_model, make_rays
 
@@ -32,10 +34,6 @@ def test_model_with_fewer_head_samples_renders_distributions():
 
 
 def test_the_class_head_can_read_the_detached_backbone_and_the_slot_head_never_does():
-    import pytest
-
-    from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
-
     torch.manual_seed(0)
     config = PanopticHeadsConfig(semantic_reads_backbone=True, num_levels=2, max_res=32, log2_hashmap_size=8)
     heads = PanopticHeads(config, torch.tensor([[-1.0] * 3, [1.0] * 3]), 5, 4, None, backbone_dim=7)
