@@ -44,11 +44,6 @@ ROOM = DemoSceneConfig(layout="checks", eval_every=4)
 2-3 pixels wide from across the room), every fourth held out."""
 
 
-ROOM_TIMEOUT = 2400
-"""Seconds for a test that may be the first to need the trained room (its setup trains it: 4-5 minutes on 2 idle
-cores, more than the suite's 900-second limit when the machine is busy)."""
-
-
 @pytest.fixture(scope="session")
 def room_trained_config(tmp_path_factory) -> Path:
     """config.yml of a 1500-step ns-train run of the lite preset on the regression room, the instance loss from step

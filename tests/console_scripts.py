@@ -37,3 +37,8 @@ def train_lite(scene, out: Path, name: str, steps: int, *extra, timeout=600) -> 
     config = out / name / "panoptic-lifting-lite" / "t" / "config.yml"
     assert config.exists()
     return config
+
+
+ROOM_TIMEOUT = 2400
+"""Seconds for a test that may be the first to need the trained room (``tests/conftest.py::room_trained_config``: its
+setup trains it, 4-5 minutes on 2 idle cores, more than the suite's 900-second limit when the machine is busy)."""

@@ -25,8 +25,7 @@ import pytest
 import yaml
 
 from panoptic_nerfstudio.demo_scene.classes import BIN, CUPBOARD, FRAME, POLE
-from tests.conftest import ROOM_TIMEOUT
-from tests.console_scripts import run_tool
+from tests.console_scripts import ROOM_TIMEOUT, run_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(ROOM_TIMEOUT)]
 

@@ -13,8 +13,7 @@ from typing import Dict
 import numpy as np
 import pytest
 
-from tests.conftest import ROOM_TIMEOUT
-from tests.console_scripts import BIN, run_tool
+from tests.console_scripts import BIN, ROOM_TIMEOUT, run_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(ROOM_TIMEOUT)]
 

@@ -26,8 +26,7 @@ from panoptic_nerfstudio.export.mask_export import REPORT_FILENAME, encode_frame
 from panoptic_nerfstudio.export.scene_transforms import EXPORT_KEY
 from panoptic_nerfstudio.export.split_frames import source_frames, split_datasets
 from panoptic_nerfstudio.inference.panoptic_rule import KEEP_CLASS
-from tests.conftest import ROOM_TIMEOUT
-from tests.console_scripts import run_tool
+from tests.console_scripts import ROOM_TIMEOUT, run_tool
 
 
 def export(config, out, *options):
