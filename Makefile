@@ -8,6 +8,9 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DEMO    ?= demo
+# pytest-xdist workers of `make test`; tests/conftest.py groups the tests and shares the cores among them.
+TEST_WORKERS ?= 2
+PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: install test test-fast demo clean-demo
@@ -23,10 +26,10 @@ $(STAMP): pyproject.toml tools/torchvision_cpu_compat.py | $(PY)
 install: $(STAMP)
 
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest $(PARALLEL)
 
 test-fast: install
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest $(PARALLEL) -m "not slow"
 
 demo: install
 	$(BIN)/ns-panoptic demo-data $(DEMO)/scene

@@ -1,12 +1,45 @@
-"""Shared fixtures: tiny demo scenes written once per test session, and one tiny trained run."""
+"""Shared fixtures: tiny demo scenes written once per test session, one tiny trained run and one trained room; and
+how the suite shares two CPU cores when pytest-xdist runs it in parallel (``make test``: ``-n 2 --dist loadgroup``)."""
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from tests.console_scripts import EARLY_LOSSES, train_lite
+
+def _share_the_cores() -> None:
+    """Under xdist each worker gets its share of the cores, for its own torch and for the ns-train / ns-render it
+    starts (they read OMP_NUM_THREADS): two workers of two threads each on two cores slow training down."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
+_share_the_cores()
+
+TRAINED_RUNS = {"room_trained_config": "trained-room", "tiny_trained_config": "trained-tiny"}
+"""Session fixtures that train, longest first: every test using one runs in one xdist group, so that it trains once."""
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """xdist groups (for ``--dist loadgroup``): the tests of a trained run together, else the tests of a module
+    together, so that module fixtures (most of them train or render) are made once, on one worker. The trained
+    runs' groups come first: the room's tests are a third of the suite's time, and a worker that starts them last
+    would finish long after the other."""
+    rank = {}
+    for item in items:
+        trained = [g for name, g in TRAINED_RUNS.items() if name in item.fixturenames]
+        group = trained[0] if trained else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+        rank[item.nodeid] = list(TRAINED_RUNS.values()).index(group) if trained else len(TRAINED_RUNS)
+    items.sort(key=lambda item: rank[item.nodeid])
+
 
 TINY = DemoSceneConfig(seed=0, width=48, height=36, frames=8, eval_every=4)
 
