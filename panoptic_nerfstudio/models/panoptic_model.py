@@ -49,11 +49,7 @@ from panoptic_nerfstudio.inference.panoptic_rule import (
 from panoptic_nerfstudio.inference.small_segments import remove_small_segments
 from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict
 from panoptic_nerfstudio.model_components.instance_assignment import instance_loss
-from panoptic_nerfstudio.model_components.segmentation_losses import (
-    consistency_loss,
-    naive_instance_loss,
-    semantic_loss,
-)
+from panoptic_nerfstudio.model_components.segmentation_losses import consistency_loss, naive_instance_loss, semantic_loss
 from panoptic_nerfstudio.model_components.segmentation_renderers import (
     heaviest_samples,
     render_distribution,
@@ -107,6 +103,10 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     split_by_masks: bool = True
     """Instance table: also split a slot where most training views' 2D masks put its pixels into two or more large
     segments (touching objects of one class that share a slot). False: spatial parts only (ablation)."""
+    keep_near_plane: bool = True
+    """Render with the training near plane also outside training (nerfstudio's collider drops it to 0 there, so that
+    close cameras do not clip objects). No training sample lies that close to its camera, so the field there is
+    unconstrained: a held-out close-up of the crowded room sat in a floater and came out one cupboard, wall to wall."""
     min_segment_area: float = 0.001
     """Per rendered image: connected pieces of one label covering less than this fraction of the image take the label
     of their nearest larger piece (speckle clean-up; 0: off). Full images only, not single rays (click, points)."""
@@ -134,6 +134,7 @@ class PanopticLiftingModel(NerfactoModel):
         use_bundled_ffmpeg()  # ns-render's videos, where no system ffmpeg exists
         with without_lpips():
             super().populate_modules()
+        self.collider.reset_near_plane = not self.config.keep_near_plane  # (config docstring)
         lpips = cached_lpips()
         # Held in a tuple: the metric's network is not a submodule, so checkpoints never carry (or expect) it.
         self._lpips = None if lpips is None else (lpips,)

@@ -96,3 +96,14 @@ def test_eval_outputs_include_viewer_images(model):
         assert out[name].shape == (6, 5, 3) or (name in ("depth", "accumulation") and out[name].shape == (6, 5, 1))
     assert out["confidence"].shape == (6, 5, 1)
     assert ((out["confidence"] >= 0) & (out["confidence"] <= 1)).all()
+
+
+def test_renders_keep_the_training_near_plane_unless_asked_not_to():
+    """Rendering (eval mode) samples no closer to the camera than training did; nerfstudio's reset to 0 on request."""
+    kept, reset = make_model(), make_model(keep_near_plane=False)
+    for model, near in ((kept, kept.config.near_plane), (reset, 0.0)):
+        model.eval()
+        rays = model.collider(make_rays(8))
+        assert torch.allclose(rays.nears, torch.full_like(rays.nears, near))
+        model.train()
+        assert torch.allclose(model.collider(make_rays(8)).nears, torch.full_like(rays.nears, model.config.near_plane))
