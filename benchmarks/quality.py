@@ -4,11 +4,14 @@ The method's settings were chosen on the default demo scene, so one scene proves
 when it holds on scenes and training seeds it was not tuned on. Every run is what a user runs:
 ``ns-train panoptic-lifting-lite`` on a demo scene (layout x scene seed) with a training seed
 (``--machine.seed``), then ``ns-panoptic eval`` on its held-out frames. Runs whose ``metrics.json`` exists under
-``--out`` are reused, so an interrupted benchmark picks up where it stopped.
+``--out`` are reused, so an interrupted benchmark picks up where it stopped; with ``--recalibrate`` their instance
+tables are made again with the current code and they are evaluated again (inference changes need no training).
 
     python benchmarks/quality.py --jobs 2                     # the suite (3 layouts x 2 scene seeds x 2 training
                                                               # seeds) and the ablations on the default scene
     python benchmarks/quality.py --no-ablations --layouts thin   # one layout's rows only
+    python benchmarks/quality.py --no-ablations --train-seeds 42 --variant "head grid up to resolution 1024"
+                                                              # one ablation on every scene of the suite
     python benchmarks/quality.py --no-ablations --layouts default crowded many --scene-seeds 0 \
         --train-seeds 42 0 1 --heads slots contrastive        # both instance heads, three training seeds each
 
@@ -48,6 +51,7 @@ ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "no spatial split of slots": ("--pipeline.model.split-slots", "False"),
     "no split of slots by the 2D masks": ("--pipeline.model.split-by-masks", "False"),
     "far plane 1000 (nerfacto's)": ("--pipeline.model.far-plane", "1000"),
+    "near plane 0 when rendering (nerfstudio's)": ("--pipeline.model.keep-near-plane", "False"),
     "class head also on the backbone's features": ("--pipeline.model.heads.semantic-reads-backbone", "True"),
     "head grid up to resolution 1024": ("--pipeline.model.heads.max-res", "1024"),
 }
@@ -75,10 +79,18 @@ class Run:
         return f"{self.layout}-seed{self.scene_seed}{noise}"
 
     @property
+    def slug(self) -> str:
+        return self.variant.split(" (")[0].replace(" ", "-")
+
+    @property
     def name(self) -> str:
-        slug = self.variant.split(" (")[0].replace(" ", "-")
         head = "" if self.head == "slots" else f"-{self.head}"
-        return f"{self.scene}-train{self.train_seed}-{slug}{head}"
+        return f"{self.scene}-train{self.train_seed}-{self.slug}{head}"
+
+    @property
+    def picture_name(self) -> str:
+        """The scene's picture: the scene's name for the full method, else with the variant."""
+        return self.scene if self.variant == "full method" else f"{self.scene}-{self.slug}"
 
 
 def bin_path(tool: str) -> str:
@@ -92,11 +104,43 @@ def scene_dir(run: Run, out: Path) -> Path:
     return scene
 
 
-def train_and_evaluate(run: Run, out: Path, steps: Optional[int], threads: int, console: Console) -> Dict:
+def evaluate(run_dir: Path, env: Dict[str, str]) -> Dict:
+    """``ns-panoptic eval`` of a trained run on its held-out frames; its metrics."""
+    config = run_dir / "scene" / "panoptic-lifting-lite" / "run" / "config.yml"
+    subprocess.run(
+        [bin_path("ns-panoptic"), "eval", "--load-config", str(config), "--output-dir", str(run_dir / "eval")],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    return json.loads((run_dir / "eval" / "metrics.json").read_text())
+
+
+def recalibrate_and_evaluate(run_dir: Path, env: Dict[str, str], console: Console) -> Dict:
+    """A finished run's instance table made again with the current code (``recalibrate.py``), then evaluated again;
+    its training time is kept. Training is what inference-side changes leave alone."""
+    metrics_file = run_dir / "eval" / "metrics.json"
+    before = json.loads(metrics_file.read_text())
+    console.print(f"[bold]{run_dir.name}[/bold]: recalibrating")
+    config = run_dir / "scene" / "panoptic-lifting-lite" / "run" / "config.yml"
+    recalibrate = str(Path(__file__).with_name("recalibrate.py"))
+    subprocess.run([sys.executable, recalibrate, str(config)], check=True, stdout=subprocess.DEVNULL, env=env)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip()  # fmt: skip
+    metrics = evaluate(run_dir, env)
+    kept = {k: before[k] for k in ("train_seconds", "steps", "trained_by") if k in before}
+    metrics.update(kept, recalibrated_at=commit or "unknown")
+    metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def train_and_evaluate(
+    run: Run, out: Path, steps: Optional[int], threads: int, console: Console, recalibrate: bool = False
+) -> Dict:
     run_dir = out / "runs" / run.name
     metrics_file = run_dir / "eval" / "metrics.json"
+    # One torch thread per core given to this run: oversubscribed threads slow CPU training several-fold.
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     if metrics_file.exists():
-        return json.loads(metrics_file.read_text())
+        return recalibrate_and_evaluate(run_dir, env, console) if recalibrate else json.loads(metrics_file.read_text())
     scene = scene_dir(run, out)
     console.print(f"[bold]{run.name}[/bold]: training")
     command = [
@@ -106,17 +150,10 @@ def train_and_evaluate(run: Run, out: Path, steps: Optional[int], threads: int, 
     ]  # fmt: skip
     if steps is not None:
         command += ["--max-num-iterations", str(steps)]
-    # One torch thread per core given to this run: oversubscribed threads slow CPU training several-fold.
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     seconds = time.perf_counter() - start
-    config = run_dir / "scene" / "panoptic-lifting-lite" / "run" / "config.yml"
-    subprocess.run(
-        [bin_path("ns-panoptic"), "eval", "--load-config", str(config), "--output-dir", str(run_dir / "eval")],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )  # fmt: skip
-    metrics = json.loads(metrics_file.read_text())
+    metrics = evaluate(run_dir, env)
     metrics["train_seconds"] = seconds
     metrics["steps"] = steps or 4000
     metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
@@ -124,9 +161,16 @@ def train_and_evaluate(run: Run, out: Path, steps: Optional[int], threads: int, 
 
 
 def plan(
-    layouts: List[str], scene_seeds: List[int], train_seeds: List[int], ablations: bool, heads: Tuple[str, ...] = ("slots",)
+    layouts: List[str],
+    scene_seeds: List[int],
+    train_seeds: List[int],
+    ablations: bool,
+    heads: Tuple[str, ...] = ("slots",),
+    variant: str = "full method",
 ) -> List[Run]:
-    runs = [Run(layout, s, t, head=h) for h in heads for layout in layouts for s in scene_seeds for t in train_seeds]
+    runs = [
+        Run(layout, s, t, variant, head=h) for h in heads for layout in layouts for s in scene_seeds for t in train_seeds
+    ]
     if ablations:
         runs += [Run("default", 0, DEFAULT_TRAIN_SEED, variant) for variant in ABLATIONS if variant != "full method"]
     return runs
@@ -149,14 +193,14 @@ def runs_table(rows: List[Tuple[Run, Dict]]) -> Table:
     return table
 
 
-def summary_table(rows: List[Tuple[Run, Dict]]) -> Table:
+def summary_table(rows: List[Tuple[Run, Dict]], variant: str = "full method") -> Table:
     """Per scene and instance head: mean, worst and spread over training seeds, mean PQ things and merges; then the
-    suite's worst run and mean."""
-    table = Table(title="Suite summary (full method): PQ^scene lifted")
+    suite's worst run and mean (the runs of ``variant``)."""
+    table = Table(title=f"Suite summary ({variant}): PQ^scene lifted")
     for column in ("scene", "head", "runs", "mean", "worst", "spread", "things (mean)", "merges (mean)",
                    "mIoU lifted - input (worst)"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("scene", "head") else "right")
-    suite = [(r, m) for r, m in rows if r.variant == "full method"]
+    suite = [(r, m) for r, m in rows if r.variant == variant]
     for scene, head in sorted({(r.scene, r.head) for r, _ in suite}):
         mine = [m for r, m in suite if r.scene == scene and r.head == head]
         pq = [m["lifted_pq"] for m in mine]
@@ -181,23 +225,30 @@ def main() -> None:
     parser.add_argument("--train-seeds", type=int, nargs="*", default=[DEFAULT_TRAIN_SEED, 0])
     parser.add_argument("--ablations", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--heads", nargs="*", default=["slots"], choices=list(HEADS), help="instance heads of the suite")
+    parser.add_argument("--variant", default="full method", choices=list(ABLATIONS),
+                        help="train the suite's runs with one ablation's settings instead of the full method")
     parser.add_argument("--steps", type=int, default=None, help="override the preset's training steps")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="runs already trained: make their instance tables again with the current code "
+                             "(recalibrate.py) and evaluate them again, instead of reading their metrics")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, each with cores / jobs torch threads")
     args = parser.parse_args()
-    console = Console()
-    runs = plan(args.layouts, args.scene_seeds, args.train_seeds, args.ablations, tuple(args.heads))
+    console = Console(width=200)  # a table wider than 80 columns, also when written to a file
+    runs = plan(args.layouts, args.scene_seeds, args.train_seeds, args.ablations, tuple(args.heads), args.variant)
     for run in runs:  # scenes first, so parallel runs never write the same one
         scene_dir(run, args.out)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = pool.map(lambda run: train_and_evaluate(run, args.out, args.steps, threads, console), runs)
+        results = pool.map(
+            lambda run: train_and_evaluate(run, args.out, args.steps, threads, console, args.recalibrate), runs
+        )
         rows = list(zip(runs, results))
     console.print(runs_table(rows))
-    console.print(summary_table(rows))
+    console.print(summary_table(rows, args.variant))
     for scene in sorted({r.scene for r, _ in rows}):
-        first = next(r for r, _ in rows if r.scene == scene and r.variant == "full method")
+        first = next(r for r, _ in rows if r.scene == scene and r.variant == args.variant)
         picture = write_scene_picture(scene_dir(first, args.out), args.out / "runs" / first.name / "eval" / "pred",
-                                      args.out / "pictures" / f"{scene}.png")  # fmt: skip
+                                      args.out / "pictures" / f"{first.picture_name}.png")  # fmt: skip
         console.print(f"picture: {picture}")
     (args.out / "results.json").write_text(json.dumps([{**asdict(r), **m} for r, m in rows], indent=2) + "\n")
 
