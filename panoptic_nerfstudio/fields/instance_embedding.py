@@ -49,6 +49,9 @@ class ContrastiveHeadConfig:
     """HDBSCAN's smallest cluster, as a fraction of the clustered thing pixels (at least 8 pixels)."""
     max_cluster_points: int = 20000
     """Thing pixels clustered at most (drawn evenly from all those of the training views)."""
+    cluster_per_class: bool = False
+    """Cluster each thing class's pixels apart (by their rendered class); a pixel then takes the nearest centre of its
+    own class, so no 3D instance spans two classes. Off: all thing pixels together, nearest centre of any class."""
 
 
 class ContrastiveHeads(PanopticHeads):
@@ -79,6 +82,7 @@ class ContrastiveHeads(PanopticHeads):
             implementation=implementation,
         )
         self.register_buffer("centres", torch.zeros(0, contrastive.dim))
+        self.register_buffer("centre_classes", torch.zeros(0, dtype=torch.long))
 
     def semantic_and_embedding(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Per-sample class logits [..., samples, C] and unit embeddings [..., samples, D]."""
@@ -93,7 +97,7 @@ class ContrastiveHeads(PanopticHeads):
     def forward(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Per-sample class logits and logits over the cluster centres (one constant column before clustering)."""
         semantic, embedding = self.semantic_and_embedding(positions, backbone)
-        return semantic, self.centre_logits(embedding)
+        return semantic, self.centre_logits(embedding, semantic)
 
     @property
     def num_instances(self) -> int:
@@ -105,26 +109,42 @@ class ContrastiveHeads(PanopticHeads):
         """The head in words, for reports."""
         return f"contrastive ({self.contrastive.dim}-D embeddings, {len(self.centres)} clusters)"
 
-    def centre_logits(self, embedding: Tensor) -> Tensor:
-        """[..., M] ``-|e - c|^2 / temperature`` of embeddings [..., D] to the M centres ([..., 1] zeros when none)."""
+    def centre_logits(self, embedding: Tensor, semantics: Optional[Tensor] = None) -> Tensor:
+        """[..., M] ``-|e - c|^2 / temperature`` of embeddings [..., D] to the M centres ([..., 1] zeros when none).
+        Centres clustered per class (``centre_classes`` >= 0) are open only to embeddings whose class (argmax of
+        ``semantics`` [..., C]) is theirs; one of a class without centres may take any."""
         if len(self.centres) == 0:
             return embedding.new_zeros(*embedding.shape[:-1], 1)
         centres = self.centres.to(embedding.dtype)
         squared = (embedding.square().sum(-1, keepdim=True) - 2 * embedding @ centres.T + centres.square().sum(-1))
-        return -squared.clamp_min(0.0) / self.contrastive.temperature
+        logits = -squared.clamp_min(0.0) / self.contrastive.temperature
+        if semantics is None or not bool((self.centre_classes >= 0).any()):
+            return logits
+        allowed = self.centre_classes == semantics.argmax(dim=-1, keepdim=True)
+        allowed |= ~allowed.any(dim=-1, keepdim=True)
+        return logits.masked_fill(~allowed, torch.finfo(logits.dtype).min)
 
-    def centre_distribution(self, embedding: Tensor) -> Tensor:
-        """[..., M] distribution over the centres of rendered embeddings [..., D]: what the inference rule reads."""
-        return torch.softmax(self.centre_logits(embedding), dim=-1)
+    def centre_distribution(self, embedding: Tensor, semantics: Optional[Tensor] = None) -> Tensor:
+        """[..., M] distribution over the centres of rendered embeddings [..., D] (of rendered class distributions
+        ``semantics``, see ``centre_logits``): what the inference rule reads."""
+        return torch.softmax(self.centre_logits(embedding, semantics), dim=-1)
 
-    def set_centres(self, centres: Tensor) -> None:
-        """Keep ``centres`` [M, D] (saved in and loaded from checkpoints)."""
+    def set_centres(self, centres: Tensor, classes: Optional[Tensor] = None) -> None:
+        """Keep ``centres`` [M, D] and their classes [M] (-1 each, or none: a centre of any class), saved in and
+        loaded from checkpoints."""
+        classes = torch.full((len(centres),), -1, dtype=torch.long) if classes is None else classes
         self.register_buffer("centres", centres.to(self.aabb.device, torch.float32))
+        self.register_buffer("centre_classes", classes.to(self.aabb.device, torch.long))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        # The number of clusters depends on the run: take the checkpoint's shape.
+        # The number of clusters depends on the run: take the checkpoint's shape. A checkpoint from before centres
+        # had classes holds centres of any class.
         if prefix + "centres" in state_dict:
-            self.register_buffer("centres", torch.empty_like(state_dict[prefix + "centres"], device=self.aabb.device))
+            centres = state_dict[prefix + "centres"]
+            self.register_buffer("centres", torch.empty_like(centres, device=self.aabb.device))
+            state_dict.setdefault(prefix + "centre_classes", torch.full((len(centres),), -1, dtype=torch.long))
+            self.register_buffer("centre_classes", torch.empty_like(state_dict[prefix + "centre_classes"],
+                                                                    device=self.aabb.device))  # fmt: skip
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 

@@ -10,7 +10,9 @@ saved (``calibrate_contrastive``):
    cluster's mean embedding is a centre, largest cluster first. A cluster must hold
    ``min_cluster_fraction`` of the points, so a few pixels of mixed embedding on the
    border of two objects found no instance of their own; HDBSCAN's noise points are
-   simply left out of the means (at render time they take their nearest centre);
+   simply left out of the means (at render time they take their nearest centre). With
+   ``cluster_per_class`` each thing class's pixels are clustered apart, and a pixel
+   takes the nearest centre of its own rendered class: no instance spans two classes;
 3. the centres are stored in the head (and so in the checkpoint); every pixel's embedding
    becomes a distribution over them, and the instance table is made from the same
    renders with that distribution in the slot distribution's place: each cluster is
@@ -20,7 +22,7 @@ saved (``calibrate_contrastive``):
 
 from __future__ import annotations
 
-from typing import Dict, List, Protocol
+from typing import Dict, List, Optional, Protocol, Tuple
 
 import numpy as np
 import torch
@@ -41,9 +43,9 @@ _KEPT = ("semantics", "embedding", "accumulation", "depth", "surface_points")
 class EmbeddingHead(Protocol):
     """What clustering needs of the contrastive head."""
 
-    def centre_distribution(self, embedding: Tensor) -> Tensor: ...
+    def centre_distribution(self, embedding: Tensor, semantics: Optional[Tensor] = None) -> Tensor: ...
 
-    def set_centres(self, centres: Tensor) -> None: ...
+    def set_centres(self, centres: Tensor, classes: Optional[Tensor] = None) -> None: ...
 
     @property
     def num_instances(self) -> int: ...
@@ -64,27 +66,50 @@ def cluster_centres(
 ) -> Tensor:
     """[M, D] cluster centres of embeddings [n, D], largest cluster first (none for no points; the mean of all of
     them when HDBSCAN finds no cluster)."""
+    return class_centres(embeddings, None, min_cluster_fraction, max_points, seed)[0]
+
+
+def class_centres(
+    embeddings: Tensor, classes: Optional[Tensor], min_cluster_fraction: float, max_points: int = 20000, seed: int = 0
+) -> Tuple[Tensor, Tensor]:
+    """Cluster centres [M, D], largest cluster first, and the class of each [M]. ``classes`` None: all points
+    together, centres of class -1 (any); else each class's points [n] apart, and the smallest cluster is still a
+    fraction of all the points."""
     points = embeddings.detach().float().cpu().numpy()
+    labels = None if classes is None else classes.detach().cpu().numpy()
     if len(points) == 0:
-        return torch.zeros(0, embeddings.shape[-1])
+        return torch.zeros(0, embeddings.shape[-1]), torch.zeros(0, dtype=torch.long)
     if len(points) > max_points:
-        points = points[np.random.default_rng(seed).choice(len(points), max_points, replace=False)]
-    if len(points) < 2 * MIN_CLUSTER_POINTS:
-        return torch.from_numpy(points.mean(axis=0, keepdims=True))
+        drawn = np.random.default_rng(seed).choice(len(points), max_points, replace=False)
+        points, labels = points[drawn], None if labels is None else labels[drawn]
     size = max(MIN_CLUSTER_POINTS, int(np.ceil(min_cluster_fraction * len(points))))
+    groups = [(-1, points)] if labels is None else [(c, points[labels == c]) for c in np.unique(labels)]
+    clusters = [(c, cluster) for c, group in groups for cluster in _hdbscan_clusters(group, size)]
+    if not clusters:
+        return torch.from_numpy(points.mean(axis=0, keepdims=True)), torch.full((1,), -1, dtype=torch.long)
+    clusters.sort(key=lambda item: -len(item[1]))
+    centres = torch.from_numpy(np.stack([cluster.mean(axis=0) for _, cluster in clusters]))
+    return centres, torch.tensor([int(c) for c, _ in clusters], dtype=torch.long)
+
+
+def _hdbscan_clusters(points: np.ndarray, size: int) -> List[np.ndarray]:
+    """The points of each cluster HDBSCAN finds, clusters of at least ``size`` points (noise left out; none when there
+    are fewer points than that, or than ``2 * MIN_CLUSTER_POINTS``)."""
+    if len(points) < max(size, 2 * MIN_CLUSTER_POINTS):
+        return []
     labels = HDBSCAN(min_cluster_size=size, allow_single_cluster=True, copy=True).fit_predict(points)
-    clusters, counts = np.unique(labels[labels >= 0], return_counts=True)
-    if len(clusters) == 0:
-        return torch.from_numpy(points.mean(axis=0, keepdims=True))
-    order = clusters[np.argsort(-counts, kind="stable")]
-    return torch.from_numpy(np.stack([points[labels == c].mean(axis=0) for c in order]))
+    return [points[labels == c] for c in np.unique(labels[labels >= 0])]
 
 
-def thing_embeddings(outputs: Dict[str, Tensor], thing_mask: Tensor, aabb: Tensor, min_accumulation: float = 0.5) -> Tensor:
-    """[n, D] rendered embeddings of one view's pixels whose class is a thing and whose surface lies in the box."""
-    thing = thing_mask.to(outputs["semantics"].device)[outputs["semantics"].argmax(dim=-1)]
+def thing_embeddings(
+    outputs: Dict[str, Tensor], thing_mask: Tensor, aabb: Tensor, min_accumulation: float = 0.5
+) -> Tuple[Tensor, Tensor]:
+    """[n, D] rendered embeddings and [n] classes of one view's pixels whose class is a thing and whose surface lies
+    in the box."""
+    classes = outputs["semantics"].argmax(dim=-1)
+    thing = thing_mask.to(classes.device)[classes]
     keep = thing & inside_box(outputs["surface_points"], aabb) & (outputs["accumulation"][..., 0] >= min_accumulation)
-    return outputs["embedding"][keep]
+    return outputs["embedding"][keep], classes[keep]
 
 
 class _Replay:
@@ -97,7 +122,7 @@ class _Replay:
 
     def get_distributions_for_camera(self, camera: Cameras) -> Dict[str, Tensor]:
         outputs = dict(next(self._renders))
-        outputs["instances"] = self.heads.centre_distribution(outputs["embedding"])
+        outputs["instances"] = self.heads.centre_distribution(outputs["embedding"], outputs["semantics"])
         return outputs
 
 
@@ -112,15 +137,19 @@ def calibrate_contrastive(
     max_views: int = 48,
     downscale: float = 4,
     split_slots: bool = True,
+    per_class: bool = False,
 ) -> InstanceTable:
-    """Cluster the thing embeddings of the views into centres, set them in the head, and return the instance table
-    of the same renders (see the module's docstring)."""
-    renders, embeddings = [], []
+    """Cluster the thing embeddings of the views into centres (``per_class``: each class's apart), set them in the
+    head, and return the instance table of the same renders (see the module's docstring)."""
+    renders, embeddings, classes = [], [], []
     for camera in calibration_views(cameras, max_views, downscale):  # those instance_table_over_views renders
         outputs = model.get_distributions_for_camera(camera)
         renders.append({key: outputs[key] for key in _KEPT})
-        embeddings.append(thing_embeddings(outputs, model.thing_mask, model.scene_box.aabb).cpu())
-    model.heads.set_centres(cluster_centres(torch.cat(embeddings), min_cluster_fraction, max_points))
+        embedding, label = thing_embeddings(outputs, model.thing_mask, model.scene_box.aabb)
+        embeddings.append(embedding.cpu())
+        classes.append(label.cpu())
+    labels = torch.cat(classes) if per_class else None
+    model.heads.set_centres(*class_centres(torch.cat(embeddings), labels, min_cluster_fraction, max_points))
     replay = _Replay(model, renders)
     return instance_table_over_views(
         replay, cameras, model.heads.num_instances, num_classes, min_area_fraction,

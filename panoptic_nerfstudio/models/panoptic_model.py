@@ -242,7 +242,7 @@ class PanopticLiftingModel(NerfactoModel):
             table = calibrate_contrastive(
                 self, cameras, len(self.classes), cfg.min_instance_area, cfg.contrastive.min_cluster_fraction,
                 cfg.contrastive.max_cluster_points, max_views=max_views, downscale=downscale,
-                split_slots=cfg.split_slots,
+                split_slots=cfg.split_slots, per_class=cfg.contrastive.cluster_per_class,
             )  # fmt: skip
         else:
             table = instance_table_over_views(
@@ -304,11 +304,12 @@ class PanopticLiftingModel(NerfactoModel):
         if isinstance(self.heads, ContrastiveHeads):
             semantic_logits, embedding = self.heads.semantic_and_embedding(positions, backbone)
             outputs["embedding"] = render_embedding(embedding, seg_weights)
-            outputs["instances"] = self.heads.centre_distribution(outputs["embedding"])
         else:
             semantic_logits, instance_logits = self.heads(positions, backbone)
             outputs["instances"] = render_distribution(instance_logits, seg_weights, bounded)
         outputs["semantics"] = render_distribution(semantic_logits, seg_weights, bounded)
+        if isinstance(self.heads, ContrastiveHeads):
+            outputs["instances"] = self.heads.centre_distribution(outputs["embedding"], outputs["semantics"])
         return outputs
 
     @torch.no_grad()

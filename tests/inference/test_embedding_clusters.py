@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from panoptic_nerfstudio.inference.embedding_clusters import cluster_centres, thing_embeddings
+from panoptic_nerfstudio.inference.embedding_clusters import class_centres, cluster_centres, thing_embeddings
 
 
 def _blobs(counts, dim=8, spread=0.03, seed=0):
@@ -54,6 +54,25 @@ def test_subsampling_is_deterministic():
     assert torch.equal(first, second) and len(first) == 3
 
 
+def test_per_class_clusters_never_span_two_classes():
+    """Two objects of different classes whose embeddings overlap (0.05 apart, spread 0.02): one cluster when clustered
+    jointly, one per class, near its own object's embedding, when each class is clustered apart; a class too small
+    for a cluster of the joint minimum size gets none (its pixels take their nearest centre)."""
+    g = torch.Generator().manual_seed(0)
+    a = F.normalize(torch.randn(8, generator=g), dim=-1)
+    b = a + 0.05 * F.normalize(torch.randn(8, generator=g), dim=-1)
+    points = torch.cat([a + 0.02 * torch.randn(400, 8, generator=g), b + 0.02 * torch.randn(400, 8, generator=g)])
+    classes = torch.tensor([1] * 400 + [2] * 400)
+    assert len(cluster_centres(points, 0.02)) == 1
+    per_class, of_class = class_centres(points, classes, 0.02)
+    assert len(per_class) == 2 and sorted(of_class.tolist()) == [1, 2]
+    distances = torch.cdist(per_class, torch.stack([a, b]))
+    assert distances.argmin(dim=1).tolist() == (of_class - 1).tolist() and distances.min(dim=1).values.max() < 0.02
+    few = torch.cat([classes[:790], torch.full((10,), 3)])  # 10 points of class 3: below 2% of 800
+    assert class_centres(points, few, 0.02)[1].tolist() == of_class.tolist()
+    assert class_centres(points, None, 0.02)[1].tolist() == [-1]  # joint: a centre of any class
+
+
 def test_only_thing_pixels_on_a_surface_inside_the_box_are_clustered():
     thing_mask = torch.tensor([False, True])
     semantics = torch.tensor([[[0.9, 0.1], [0.1, 0.9]], [[0.2, 0.8], [0.3, 0.7]]])  # thing at (0,1), (1,0), (1,1)
@@ -64,5 +83,5 @@ def test_only_thing_pixels_on_a_surface_inside_the_box_are_clustered():
         "surface_points": torch.tensor([[[0.0, 0, 0], [0, 0, 0]], [[0, 0, 0], [5, 0, 0]]]),
     }
     aabb = torch.tensor([[-1.0, -1, -1], [1, 1, 1]])
-    kept = thing_embeddings(outputs, thing_mask, aabb)
-    assert kept.tolist() == [[2.0, 3.0]]  # (1,0) is too faint, (1,1) lies outside the box
+    kept, classes = thing_embeddings(outputs, thing_mask, aabb)
+    assert kept.tolist() == [[2.0, 3.0]] and classes.tolist() == [1]  # (1,0) is too faint, (1,1) is out of the box

@@ -111,3 +111,51 @@ def test_a_calibrated_run_keeps_its_centres_and_table_through_a_checkpoint():
     assert "contrastive" in loaded.instance_head_summary and "3 clusters" in loaded.instance_head_summary
     out = loaded(make_rays(16))
     assert out["instances"].shape == (16, 3)
+
+
+class _TwoClassesOneEmbedding(_ToyScene):
+    """Two thing objects of different classes (classes 1 and 2) that the field gives the same embedding."""
+
+    def __init__(self):
+        super().__init__()
+        self.thing_mask = torch.tensor([False, True, True])
+        self.means[1] = self.means[0]
+
+    def get_distributions_for_camera(self, camera):
+        outputs = super().get_distributions_for_camera(camera)
+        column = torch.arange(int(camera.width))[None, :].expand(int(camera.height), -1)
+        left = (column < int(camera.width) // 4)[..., None]
+        middle = ((column >= int(camera.width) // 4) & (column < int(camera.width) // 2))[..., None]
+        semantics = torch.where(left, torch.tensor([0.05, 0.9, 0.05]), torch.tensor([0.9, 0.05, 0.05]))
+        outputs["semantics"] = torch.where(middle, torch.tensor([0.05, 0.05, 0.9]), semantics)
+        return outputs
+
+
+def test_clustering_per_class_keeps_two_classes_with_one_embedding_apart():
+    joint, per_class = _TwoClassesOneEmbedding(), _TwoClassesOneEmbedding()
+    calibrate_contrastive(joint, _cameras(), 3, 0.001, 0.01, split_slots=False)
+    table = calibrate_contrastive(per_class, _cameras(), 3, 0.001, 0.01, split_slots=False, per_class=True)
+    assert len(joint.heads.centres) == 1 and len(per_class.heads.centres) == 2
+    assert sorted(table.classes[1:].tolist()) == [1, 2]  # one instance per class, each keeping its own
+
+
+def test_centres_of_a_class_are_open_only_to_pixels_of_that_class():
+    model = make_model(instance_head="contrastive")
+    dim = model.config.contrastive.dim
+    centres = F.normalize(torch.randn(3, dim, generator=torch.Generator().manual_seed(1)), dim=-1)
+    model.heads.set_centres(centres, torch.tensor([2, 2, 1]))
+    embedding = centres[[2, 0, 2]]  # nearest: the class-1 centre, a class-2 one, the class-1 one
+    semantics = torch.tensor([[0.1, 0.1, 0.8], [0.1, 0.1, 0.8], [0.8, 0.1, 0.1]])  # classes 2, 2, 0 (no centres)
+    chosen = model.heads.centre_distribution(embedding, semantics).argmax(dim=-1)
+    assert chosen[0] in (0, 1) and chosen[1] == 0 and chosen[2] == 2  # own class only; a class without: any
+    assert model.heads.centre_distribution(embedding).argmax(dim=-1).tolist() == [2, 0, 2]  # no classes given
+
+
+def test_a_checkpoint_from_before_centre_classes_loads_with_centres_of_any_class():
+    model = make_model(instance_head="contrastive")
+    model.heads.set_centres(F.normalize(torch.randn(5, model.config.contrastive.dim), dim=-1))
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("centre_classes")}
+    loaded = make_model(instance_head="contrastive")
+    loaded.load_state_dict(state)
+    assert torch.equal(loaded.heads.centres, model.heads.centres)
+    assert loaded.heads.centre_classes.tolist() == [-1] * 5
