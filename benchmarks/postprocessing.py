@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("configs", type=Path, nargs="+", help="config.yml of trained panoptic-lifting runs")
     parser.add_argument("--min-segment-area", type=float, nargs="+", default=[0.0, 0.0005, 0.001, 0.002])
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=160)
     areas = sorted(set([0.0] + args.min_segment_area))
     results = {config: score_run(config, areas, console) for config in args.configs}
 

@@ -2,8 +2,9 @@
 
 Rows: stock nerfacto (torch hash grid, its default sampling), the lite backbone
 trained with RGB only (nerfacto with the lite preset's field settings and our
-faster torch hash grid, i.e. exactly the backbone of our model), and the
-full panoptic-lifting-lite model with both head feature sources. All rows train
+faster torch hash grid, i.e. exactly the backbone of our model), the
+full panoptic-lifting-lite model with both head feature sources, with the contrastive
+instance head, and with a finer head grid (finest resolution 1024 instead of 256). All rows train
 on the default demo scene through the same datamanager, 1024 rays per step,
 forward + backward + Adam step. Rounds of steps are interleaved across the rows
 and each row keeps its best round, because this machine's speed drifts by up to
@@ -121,7 +122,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--memory-steps", type=int, default=300)
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=160)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         scene = Path(tmp) / "scene"
@@ -130,11 +131,17 @@ def main() -> None:
         lite = panoptic_lifting_lite_config().pipeline.model
         backbone = panoptic_lifting_lite_config().pipeline.model
         backbone.heads.features = "backbone"
+        contrastive = panoptic_lifting_lite_config().pipeline.model
+        contrastive.instance_head = "contrastive"
+        fine = panoptic_lifting_lite_config().pipeline.model
+        fine.heads.max_res = 1024
         trainees = [
             Trainee("nerfacto (stock, torch grid)", stock, scene, accelerate=False),
             Trainee("lite backbone, RGB only", lite_backbone_as_nerfacto(), scene),
             Trainee("panoptic-lifting-lite (own head grid)", lite, scene),
             Trainee("panoptic-lifting-lite (backbone features)", backbone, scene),
+            Trainee("panoptic-lifting-lite, contrastive head", contrastive, scene),
+            Trainee("panoptic-lifting-lite, head grid to 1024", fine, scene),
         ]
         rows = measure(trainees, args.steps, args.rounds)
         memory = peak_training_memory(scene, args.memory_steps, Path(tmp) / "outputs") if args.memory_steps else None
