@@ -119,12 +119,14 @@ def recalibrate_and_evaluate(run_dir: Path, env: Dict[str, str], console: Consol
     its training time is kept. Training is what inference-side changes leave alone."""
     metrics_file = run_dir / "eval" / "metrics.json"
     before = json.loads(metrics_file.read_text())
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip()  # fmt: skip
+    if commit and before.get("recalibrated_at") == commit:  # done with this code already (an interrupted benchmark)
+        return before
     console.print(f"[bold]{run_dir.name}[/bold]: recalibrating")
     config = run_dir / "scene" / "panoptic-lifting-lite" / "run" / "config.yml"
     recalibrate = str(Path(__file__).with_name("recalibrate.py"))
     subprocess.run([sys.executable, recalibrate, str(config)], check=True, stdout=subprocess.DEVNULL, env=env)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip()  # fmt: skip
     metrics = evaluate(run_dir, env)
     kept = {k: before[k] for k in ("train_seconds", "steps", "trained_by") if k in before}
     metrics.update(kept, recalibrated_at=commit or "unknown")
