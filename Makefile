@@ -8,9 +8,9 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DEMO    ?= demo
-# pytest-xdist workers of `make test`; tests/conftest.py groups the tests and shares the cores among them.
+# pytest-xdist workers of `make test`; tests/conftest.py orders the tests and shares the cores among them.
 TEST_WORKERS ?= 2
-PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+PARALLEL := -n $(TEST_WORKERS)
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: install test test-fast demo clean-demo

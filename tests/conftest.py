@@ -1,5 +1,5 @@
 """Shared fixtures: tiny demo scenes written once per test session, one tiny trained run and one trained room; and
-how the suite shares two CPU cores when pytest-xdist runs it in parallel (``make test``: ``-n 2 --dist loadgroup``)."""
+how the suite shares two CPU cores when pytest-xdist runs it in parallel (``make test``: ``-n 2``)."""
 
 import os
 import shutil
@@ -10,6 +10,7 @@ import torch
 
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from tests.console_scripts import EARLY_LOSSES, train_lite
+
 
 def _share_the_cores() -> None:
     """Under xdist each worker gets its share of the cores, for its own torch and for the ns-train / ns-render it
@@ -23,21 +24,17 @@ def _share_the_cores() -> None:
 
 _share_the_cores()
 
-TRAINED_RUNS = {"room_trained_config": "trained-room", "tiny_trained_config": "trained-tiny"}
-"""Session fixtures that train, longest first: every test using one runs in one xdist group, so that it trains once."""
+TRAINED_RUNS = ("room_trained_config", "tiny_trained_config")
+"""Session fixtures that train, longest first."""
 
 
 def pytest_collection_modifyitems(items) -> None:
-    """xdist groups (for ``--dist loadgroup``): the tests of a trained run together, else the tests of a module
-    together, so that module fixtures (most of them train or render) are made once, on one worker. The trained
-    runs' groups come first: the room's tests are a third of the suite's time, and a worker that starts them last
-    would finish long after the other."""
-    rank = {}
-    for item in items:
-        trained = [g for name, g in TRAINED_RUNS.items() if name in item.fixturenames]
-        group = trained[0] if trained else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-        rank[item.nodeid] = list(TRAINED_RUNS.values()).index(group) if trained else len(TRAINED_RUNS)
+    """The tests of the trained runs first, longest run first. Under xdist each worker trains the session fixtures
+    its tests need (so the room may be trained twice, at once, one thread each); started last, that training would
+    keep one worker busy long after the other finished. (xdist's --dist loadgroup would keep such tests on one
+    worker, but its groups do not reach pytest 9's test ids, so they are not used.)"""
+    rank = {item.nodeid: next((i for i, name in enumerate(TRAINED_RUNS) if name in item.fixturenames),
+                              len(TRAINED_RUNS)) for item in items}  # fmt: skip
     items.sort(key=lambda item: rank[item.nodeid])
 
 
