@@ -1,5 +1,5 @@
 """Shared fixtures: tiny demo scenes written once per test session, one tiny trained run and one trained room; and
-how the suite shares two CPU cores when pytest-xdist runs it in parallel (``make test``: ``-n 2``)."""
+how the suite shares two CPU cores when pytest-xdist runs it in parallel (``make test``: ``-n 2``, see the Makefile)."""
 
 import os
 import shutil
