@@ -20,8 +20,9 @@ from rich.console import Console
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.inference.instance_table import input_masks
 
-CALIBRATED = ("instance_", "heads.centres")
-"""State entries calibration writes: the instance table's buffers and the contrastive head's centres."""
+CALIBRATED = ("instance_", "heads.centre")
+"""State entries calibration writes: the instance table's buffers and the contrastive head's centres and their
+classes (``heads.centres``, ``heads.centre_classes``)."""
 
 
 def recalibrate(config: Path) -> str:
