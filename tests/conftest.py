@@ -33,9 +33,8 @@ def pytest_collection_modifyitems(items) -> None:
     its tests need (so the room may be trained twice, at once, one thread each); started last, that training would
     keep one worker busy long after the other finished. (xdist's --dist loadgroup would keep such tests on one
     worker, but its groups do not reach pytest 9's test ids, so they are not used.)"""
-    rank = {item.nodeid: next((i for i, name in enumerate(TRAINED_RUNS) if name in item.fixturenames),
-                              len(TRAINED_RUNS)) for item in items}  # fmt: skip
-    items.sort(key=lambda item: rank[item.nodeid])
+    items.sort(key=lambda item: next((i for i, name in enumerate(TRAINED_RUNS) if name in item.fixturenames),
+                                     len(TRAINED_RUNS)))  # fmt: skip
 
 
 TINY = DemoSceneConfig(seed=0, width=48, height=36, frames=8, eval_every=4)
