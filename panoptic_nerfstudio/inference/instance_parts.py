@@ -11,7 +11,7 @@ and each group large enough to count becomes a 3D instance of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 from sklearn.cluster import DBSCAN
@@ -41,20 +41,52 @@ def numbered_by_size(part: np.ndarray, count: int) -> SlotParts:
     return SlotParts(np.argsort(rank)[part], count)
 
 
-def split_slot(points: np.ndarray, eps: float, min_part_points: int) -> SlotParts:
+def split_slot(
+    points: np.ndarray, eps: float, min_part_points: int, classes: Optional[np.ndarray] = None
+) -> SlotParts:
     """Group a slot's surface points ([n, 3]) into parts of at least ``min_part_points`` points; points of smaller
-    groups and DBSCAN's noise join the part of their nearest point in a kept part. One part where none is big enough."""
+    groups and DBSCAN's noise join the part of their nearest point in a kept part. One part where none is big enough.
+
+    With ``classes`` ([n], each point's rendered class), a smaller group is kept as a part too when its majority class
+    differs from that of the large part it would join: joined, it would take that part's class (one class per
+    instance), as a picture frame sharing a slot with a chair across the room came out *chair* on the thin room."""
     if len(points) < 2 * max(min_part_points, MIN_SAMPLES):
         return whole(len(points))
     labels = DBSCAN(eps=eps, min_samples=MIN_SAMPLES).fit_predict(points)
     groups, sizes = np.unique(labels[labels >= 0], return_counts=True)
-    kept = [int(g) for g, n in sorted(zip(groups, sizes), key=lambda gn: -gn[1]) if n >= min_part_points]
-    if len(kept) <= 1:
+    large = [int(g) for g, n in zip(groups, sizes) if n >= min_part_points]
+    distinct = other_class_groups(points, labels, classes, large) if classes is not None and large else []
+    if len(large) + len(distinct) <= 1:
         return whole(len(points))
     part = np.full(len(points), -1, dtype=np.int64)
-    for index, group in enumerate(kept):
+    for index, group in enumerate(large):
         part[labels == group] = index
-    return SlotParts(join_nearest(points, part), len(kept))
+    # loose points join large parts only: a small part keeps its own points, and so its class
+    joining = ~np.isin(labels, distinct)
+    part[joining] = join_nearest(points[joining], part[joining])
+    for index, group in enumerate(distinct, start=len(large)):
+        part[labels == group] = index
+    return numbered_by_size(part, len(large) + len(distinct))
+
+
+def majority(values: np.ndarray) -> int:
+    """The most frequent of ``values`` (non-negative ints)."""
+    return int(np.bincount(values).argmax())
+
+
+def other_class_groups(points: np.ndarray, labels: np.ndarray, classes: np.ndarray, large: List[int]) -> List[int]:
+    """DBSCAN groups (``labels``) not in ``large`` whose majority class differs from that of the large group nearest
+    to most of their points."""
+    on_large = np.isin(labels, large)
+    finder = NearestNeighbors(n_neighbors=1).fit(points[on_large])
+    large_class = {group: majority(classes[labels == group]) for group in large}
+    found = []
+    for group in np.unique(labels[(labels >= 0) & ~on_large]).tolist():
+        mine = labels == group
+        nearest = labels[on_large][finder.kneighbors(points[mine], return_distance=False)[:, 0]]
+        if majority(classes[mine]) != large_class[majority(nearest)]:
+            found.append(int(group))
+    return found
 
 
 def join_nearest(points: np.ndarray, part: np.ndarray) -> np.ndarray:

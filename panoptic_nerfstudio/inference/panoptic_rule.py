@@ -161,13 +161,14 @@ def instance_class_counts(prediction: PanopticPrediction, num_ids: int, num_clas
     return torch.bincount(pair, minlength=num_ids * num_classes).reshape(num_ids, num_classes)
 
 
-def resolve_instances(counts: Tensor, min_area_fraction: float) -> Tensor:
+def resolve_instances(counts: Tensor, min_area_fraction: float, keep: Optional[Tensor] = None) -> Tensor:
     """[N] classes of an instance table from [N, C] counts: the majority class of each instance, DROP_INSTANCE where
-    it covers less than ``min_area_fraction`` of all counted pixels, KEEP_CLASS for stuff (row 0) and for instances
-    not seen."""
+    it covers less than ``min_area_fraction`` of all counted pixels (except where ``keep`` [N] is set), KEEP_CLASS for
+    stuff (row 0) and for instances not seen."""
     areas = counts.sum(dim=1)
     table = counts.argmax(dim=1)
-    table[areas < min_area_fraction * float(areas.sum())] = DROP_INSTANCE
+    small = areas < min_area_fraction * float(areas.sum())
+    table[small if keep is None else small & ~keep] = DROP_INSTANCE
     table[areas == 0] = KEEP_CLASS  # never seen in these views: nothing is known of it
     table[STUFF_INSTANCE] = KEEP_CLASS
     return table
