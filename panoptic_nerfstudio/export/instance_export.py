@@ -20,6 +20,7 @@ import numpy as np
 from panoptic_nerfstudio.data.panoptic_format import ClassTable
 from panoptic_nerfstudio.export.labeled_ply import write_labeled_ply
 from panoptic_nerfstudio.export.labeled_points import LabeledPoints
+from panoptic_nerfstudio.inference.instance_parts import majority_class
 
 INSTANCES_JSON = "instances.json"
 
@@ -50,11 +51,6 @@ def instance_filename(class_name: str, instance_id: int) -> str:
     """``<class>_<id>.ply``, the class name made safe for any file system (``dining table`` -> ``dining-table``)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", class_name).strip("-.") or "class"
     return f"{slug}_{instance_id}.ply"
-
-
-def majority_class(class_ids: np.ndarray) -> int:
-    values, counts = np.unique(class_ids, return_counts=True)
-    return int(values[np.argmax(counts)])
 
 
 def group_instances(points: LabeledPoints, classes: ClassTable) -> List[Tuple[InstanceRecord, LabeledPoints]]:

@@ -5,7 +5,8 @@ nothing else: two cabinets 3 m apart that never share a frame may end in one slo
 surface points a slot labels over the training views then form separate groups in 3D.
 Each group is found with scikit-learn's DBSCAN (points closer than ``eps`` chain into
 one group, so an object of any shape stays whole while a gap wider than ``eps`` splits),
-and each group large enough to count becomes a 3D instance of its own.
+and each group large enough to count becomes a 3D instance of its own, as does a smaller group
+the field gives another class than the large group it would otherwise join.
 """
 
 from __future__ import annotations
@@ -69,9 +70,10 @@ def split_slot(
     return numbered_by_size(part, len(large) + len(distinct))
 
 
-def majority(values: np.ndarray) -> int:
-    """The most frequent of ``values`` (non-negative ints)."""
-    return int(np.bincount(values).argmax())
+def majority_class(class_ids: np.ndarray) -> int:
+    """The most frequent of ``class_ids`` (the smallest on a tie)."""
+    values, counts = np.unique(class_ids, return_counts=True)
+    return int(values[np.argmax(counts)])
 
 
 def other_class_groups(points: np.ndarray, labels: np.ndarray, classes: np.ndarray, large: List[int]) -> List[int]:
@@ -79,12 +81,12 @@ def other_class_groups(points: np.ndarray, labels: np.ndarray, classes: np.ndarr
     to most of their points."""
     on_large = np.isin(labels, large)
     finder = NearestNeighbors(n_neighbors=1).fit(points[on_large])
-    large_class = {group: majority(classes[labels == group]) for group in large}
+    large_class = {group: majority_class(classes[labels == group]) for group in large}
     found = []
     for group in np.unique(labels[(labels >= 0) & ~on_large]).tolist():
         mine = labels == group
         nearest = labels[on_large][finder.kneighbors(points[mine], return_distance=False)[:, 0]]
-        if majority(classes[mine]) != large_class[majority(nearest)]:
+        if majority_class(classes[mine]) != large_class[majority_class(nearest)]:
             found.append(int(group))
     return found
 

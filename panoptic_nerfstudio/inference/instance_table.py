@@ -165,10 +165,9 @@ def resolve_table(
     (``split_slots`` False: one instance per slot); with the input segments in ``samples`` (and ``split_by_masks``),
     parts the masks separate consistently are split further (``mask_evidence``). A smaller group of another class
     than the part it would join is a part too (``split_slot``); parts split off a slot are never dropped by area:
-    each is an object the field labels apart (thin room: 4 runs recalibrated, mean PQ^scene 53.2 -> 55.0). At the calibration's quarter
-    resolution a footprint is about 5 cm in the demo rooms, so parts must lie about half a metre apart: with 4
-    footprints, a poorly reconstructed corner of a sofa on the default scene came off as a separate instance (a false
-    positive in PQ)."""
+    each is an object the field labels apart. At the calibration's quarter resolution a footprint is about 5 cm in
+    the demo rooms, so parts must lie about half a metre apart: with 4 footprints, a poorly reconstructed corner of a
+    sofa on the default scene came off as a separate instance (a false positive in PQ)."""
     total = len(samples.slots) + samples.stuff_pixels
     min_part = max(1, int(np.ceil(min_area_fraction * total)))
     footprint = float(samples.footprints.median()) if len(samples.footprints) else 0.0
@@ -179,7 +178,7 @@ def resolve_table(
     for slot in samples.slots.unique().tolist():
         mine = torch.nonzero(samples.slots == slot).squeeze(-1).numpy()
         splittable = split_slots and min_area_fraction > 0 and footprint > 0
-        classes = samples.classes[mine].numpy()
+        classes = samples.classes[mine].numpy() if splittable else None
         parts = split_slot(points[mine], gap * footprint, min_part, classes) if splittable else None
         if parts is None:
             parts = whole(len(mine))

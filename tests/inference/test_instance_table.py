@@ -105,16 +105,16 @@ def test_a_checkpoint_with_only_instance_classes_still_loads():
     assert torch.all(torch.isinf(fresh.instance_table.reach))  # nothing known of where instances are: no cut
 
 
-def _chair_and_far_frame_in_one_slot(frame_class):
-    """Slot 0 labels a cabinet (300 points) and, 1 unit away, 10 points of a small object of ``frame_class``: too few
+def _cabinet_and_far_small_object_in_one_slot(small_class):
+    """Slot 0 labels a cabinet (300 points) and, 1 unit away, 10 points of a small object of ``small_class``: too few
     to be a part by area (with ``min_area_fraction`` 0.02 of 1810 pixels a part needs 37 points)."""
     points = torch.cat([_blob([0.0, 0, 0], 300, 0), _blob([1.0, 0, 0], 10, 1)])
-    classes = torch.tensor([CABINET] * 300 + [frame_class] * 10)
+    classes = torch.tensor([CABINET] * 300 + [small_class] * 10)
     return ViewSamples(torch.zeros(310, dtype=torch.long), classes, points, torch.full((310,), 0.01), 1500)
 
 
 def test_a_small_far_group_of_another_class_never_takes_the_large_parts_class():
-    table = resolve_table(_chair_and_far_frame_in_one_slot(LAMP), num_slots=4, num_classes=4, min_area_fraction=0.02)
+    table = resolve_table(_cabinet_and_far_small_object_in_one_slot(LAMP), 4, 4, min_area_fraction=0.02)
     assert table.slots.tolist() == [-1, 0, 1, 2, 3, 0]  # the lamp's 10 points: a part of their own
     assert table.classes[1] == CABINET
     assert table.classes[5] == LAMP  # 10 of 1810 pixels, below the area: kept, a part split off is an object
@@ -122,5 +122,5 @@ def test_a_small_far_group_of_another_class_never_takes_the_large_parts_class():
 
 
 def test_a_small_far_group_of_the_same_class_joins_the_large_part():
-    table = resolve_table(_chair_and_far_frame_in_one_slot(CABINET), num_slots=4, num_classes=4, min_area_fraction=0.02)
+    table = resolve_table(_cabinet_and_far_small_object_in_one_slot(CABINET), 4, 4, min_area_fraction=0.02)
     assert len(table.classes) == 5 and table.classes[1] == CABINET  # one instance: a badly reconstructed corner
