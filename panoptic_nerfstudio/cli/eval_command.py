@@ -15,6 +15,7 @@ from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.data.panoptic_format import write_panoptic
 from panoptic_nerfstudio.evaluation.prediction_encoding import prediction_to_frame
 from panoptic_nerfstudio.evaluation.scene_evaluation import SceneEvaluation, evaluate_scene
+from panoptic_nerfstudio.inference.instance_table import MIN_VIEWS
 
 
 @dataclass
@@ -54,7 +55,8 @@ class Eval:
         CONSOLE.print(
             f"Labels use the run's instance table (from the training views, stored in {checkpoint.name}): "
             f"{evaluation.dropped_instances} 3D instance(s) under {model.config.min_instance_area:.2%} of the pixels "
-            "are dropped to their most likely stuff class (--pipeline.model.min-instance-area)."
+            f"and in fewer than {MIN_VIEWS} views are dropped to their most likely stuff class "
+            "(--pipeline.model.min-instance-area)."
         )
         CONSOLE.print(f"Predictions in {pred_dir}, metrics in {self.output_dir / 'metrics.json'}")
         return 0

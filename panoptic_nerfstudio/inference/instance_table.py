@@ -10,7 +10,7 @@ Making it: the views are rendered and labelled by the rule alone; every thing pi
 a surface becomes a 3D point of its slot. Each slot is split into its spatially separate
 parts (``instance_parts``), and further where the 2D input masks separate it (``mask_evidence``), each part a
 3D instance; then each instance takes its majority class, or is dropped when it covers too little of the views'
-pixels.
+pixels and shows in fewer than ``MIN_VIEWS`` of them.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ REACH_FOOTPRINTS = 4.0
 """A sample is part of an instance up to this many median pixel footprints (about 20 cm in the demo rooms at the
 calibration's quarter resolution) beyond the spacing of the instance's stored points: sides no view showed and the
 surface's thickness stay inside, a floater in mid-air does not."""
+MIN_VIEWS = 3
+"""A 3D instance rendered in at least this many of the views is kept however small its area: the area rule is for
+speckles and floaters that one view or two show. Measured on the 12 runs of the quality suite: the small slots seen in
+one view were 1 to 3 points (junk, such as a pole's id on a wall), while the cupboards at the back of the crowded room
+(14 to 19 points at the quarter resolution, in 10 views each) were dropped by area alone and came out wall."""
 REACH_QUANTILE = 0.99
 """The spacing of an instance's stored points: this quantile of its points' distances to the nearest stored one."""
 
@@ -72,7 +77,7 @@ class ViewSamples:
     """Pixels labelled stuff, and thing pixels whose surface lies outside the scene box (depth of a ray into
     empty space, not of an object): they count in the total area, against which small instances are dropped."""
     views: Optional[Tensor] = None
-    """[n] long the view of each thing pixel (with ``segments``; None where the input masks were not given)."""
+    """[n] long the view of each thing pixel (None: not known; then no instance is kept for being seen in many)."""
     segments: Optional[Tensor] = None
     """[n] long the 2D input thing segment each pixel lies in, unique over the views (NO_SEGMENT: none)."""
 
@@ -126,9 +131,9 @@ def samples_over_views(
 ) -> ViewSamples:
     """Render up to ``max_views`` views at 1/``downscale`` of their resolution and label them by the rule alone;
     with ``masks``, note the input segment of every thing pixel."""
-    parts: Dict[str, List[Tensor]] = {"slots": [], "classes": [], "points": [], "footprints": []}
+    parts: Dict[str, List[Tensor]] = {"slots": [], "classes": [], "points": [], "footprints": [], "views": []}
     if masks is not None:
-        parts.update(views=[], segments=[])
+        parts.update(segments=[])
     stuff = 0
     indices = spread_views(len(cameras), max_views)
     for order, camera in enumerate(calibration_views(cameras, max_views, downscale)):
@@ -147,7 +152,7 @@ def samples_over_views(
             segment = input_segments(masks, indices[order], *thing.shape).to(thing.device)
             segment = torch.where(segment >= 0, segment + order * (1 << 16), NO_SEGMENT)
             parts["segments"].append(segment[thing].cpu())
-            parts["views"].append(torch.full((int(thing.sum()),), order, dtype=torch.long))
+        parts["views"].append(torch.full((int(thing.sum()),), order, dtype=torch.long))
     return ViewSamples(**{key: torch.cat(value) for key, value in parts.items()}, stuff_pixels=stuff)
 
 
@@ -165,9 +170,10 @@ def resolve_table(
     (``split_slots`` False: one instance per slot); with the input segments in ``samples`` (and ``split_by_masks``),
     parts the masks separate consistently are split further (``mask_evidence``). A smaller group of another class
     than the part it would join is a part too (``split_slot``); parts split off a slot are never dropped by area:
-    each is an object the field labels apart. At the calibration's quarter resolution a footprint is about 5 cm in
-    the demo rooms, so parts must lie about half a metre apart: with 4 footprints, a poorly reconstructed corner of a
-    sofa on the default scene came off as a separate instance (a false positive in PQ)."""
+    each is an object the field labels apart; nor are instances seen in ``MIN_VIEWS`` views or more. At the
+    calibration's quarter resolution a footprint is about 5 cm in the demo rooms, so parts must lie about half a metre
+    apart: with 4 footprints, a poorly reconstructed corner of a sofa on the default scene came off as a separate
+    instance (a false positive in PQ)."""
     total = len(samples.slots) + samples.stuff_pixels
     min_part = max(1, int(np.ceil(min_area_fraction * total)))
     footprint = float(samples.footprints.median()) if len(samples.footprints) else 0.0
@@ -201,13 +207,23 @@ def resolve_table(
     reaches = unlimited_reach(num_ids)
     for instance_id, value in reach.items():
         reaches[instance_id] = value
+    keep = torch.arange(num_ids) > num_slots
+    if samples.views is not None:
+        keep |= views_per_id(instance, samples.views, num_ids) >= MIN_VIEWS
     return InstanceTable(
-        classes=resolve_instances(counts, min_area_fraction, keep=torch.arange(num_ids) > num_slots),
+        classes=resolve_instances(counts, min_area_fraction, keep=keep),
         slots=torch.tensor(slots_of_ids, dtype=torch.long),
         points=torch.cat(stored_points) if stored_points else torch.zeros(0, 3),
         point_ids=torch.cat(stored_ids) if stored_ids else torch.zeros(0, dtype=torch.long),
         reach=reaches,
     )
+
+
+def views_per_id(instance: Tensor, views: Tensor, num_ids: int) -> Tensor:
+    """[num_ids] in how many distinct views each instance id has a pixel."""
+    seen = torch.zeros(num_ids, int(views.max()) + 1 if len(views) else 1, dtype=torch.bool)
+    seen[instance, views] = True
+    return seen.sum(dim=1)
 
 
 def spacing(points: Tensor, kept: Tensor) -> Tensor:

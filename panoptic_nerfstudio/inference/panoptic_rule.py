@@ -18,7 +18,8 @@ Rule (per pixel, from the rendered distributions):
    neighbouring class form a second, tiny segment: a false positive in PQ);
 5. a 3D instance covering too little of the views' pixels is dropped, and its
    pixels take their most likely stuff class (not a part split off a slot: the
-   field labelled it apart from the rest of its slot, so it is an object).
+   field labelled it apart from the rest of its slot, so it is an object; nor one
+   that several views show: a small object at the back of a room, not a speckle).
 The table (``InstanceTable``, built by ``instance_table``) is made once per trained
 run over its training views and stored in the checkpoint. Instance ids are global to
 the scene, so the same object keeps its id in every view, video and command.

@@ -79,6 +79,17 @@ def test_each_instance_keeps_its_points_and_a_reach_of_a_few_footprints():
         assert torch.isinf(table.reach[unknown])
 
 
+def test_a_small_instance_seen_in_several_views_is_kept_and_one_seen_once_is_dropped():
+    """The area rule is for speckles: slot 1's 3 points (3 of 803 pixels) are an object when 3 views show them."""
+    samples = _two_objects_in_one_slot()
+    samples.views = torch.tensor([0] * 400 + [5, 5, 5])
+    assert resolve_table(samples, 4, 4, 0.01).classes[2] == DROP_INSTANCE
+    samples.views = torch.tensor([0] * 400 + [2, 5, 7])
+    assert resolve_table(samples, 4, 4, 0.01).classes[2] == LAMP
+    samples.views = torch.tensor([0] * 400 + [2, 5, 5])  # two views: still a speckle
+    assert resolve_table(samples, 4, 4, 0.01).classes[2] == DROP_INSTANCE
+
+
 def test_calibration_renders_views_and_stores_the_table():
     torch.manual_seed(0)
     model = make_model(num_instance_slots=4, min_instance_area=1.5)
