@@ -9,8 +9,9 @@ labelled differently by two commands.
 Making it: the views are rendered and labelled by the rule alone; every thing pixel with
 a surface becomes a 3D point of its slot. Each slot is split into its spatially separate
 parts (``instance_parts``), and further where the 2D input masks separate it (``mask_evidence``), each part a
-3D instance; then each instance takes its majority class, or is dropped when it covers too little of the views'
-pixels and shows in fewer than ``MIN_VIEWS`` of them.
+3D instance; instances of one class that the masks draw as one object are joined (``mask_joins``); then each
+instance takes its majority class, or is dropped when it covers too little of the views' pixels and shows in fewer
+than ``MIN_VIEWS`` of them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from nerfstudio.data.scene_box import SceneBox
 
 from panoptic_nerfstudio.inference.instance_parts import points_per_part, split_slot, whole
 from panoptic_nerfstudio.inference.mask_evidence import NO_SEGMENT, refine_parts
+from panoptic_nerfstudio.inference.mask_joins import joined_by_masks
 from panoptic_nerfstudio.inference.panoptic_rule import (
     STUFF_INSTANCE,
     InstanceTable,
@@ -168,7 +170,8 @@ def resolve_table(
     """The instance table of labelled samples. Points closer than ``gap`` times the median pixel footprint chain into
     one part; a part of a slot is an instance of its own when it covers at least ``min_area_fraction`` of all pixels
     (``split_slots`` False: one instance per slot); with the input segments in ``samples`` (and ``split_by_masks``),
-    parts the masks separate consistently are split further (``mask_evidence``). A smaller group of another class
+    parts the masks separate consistently are split further (``mask_evidence``), and instances of one class they
+    draw as one object are joined (``mask_joins``; the table's ``same_as``). A smaller group of another class
     than the part it would join is a part too (``split_slot``); parts split off a slot are never dropped by area:
     each is an object the field labels apart; nor are instances seen in ``MIN_VIEWS`` views or more. At the
     calibration's quarter resolution a footprint is about 5 cm in the demo rooms, so parts must lie about half a metre
@@ -201,12 +204,21 @@ def resolve_table(
             all_points = torch.from_numpy(points[mine[parts.part == part]])
             reach[ids[part]] = REACH_FOOTPRINTS * footprint + float(spacing(all_points, kept))
     num_ids = len(slots_of_ids)
-    counts = torch.bincount(instance * num_classes + samples.classes, minlength=num_ids * num_classes)
-    counts = counts.reshape(num_ids, num_classes)
-    counts[STUFF_INSTANCE, 0] += samples.stuff_pixels  # stuff rows count in the total area only
+    counts = class_counts(instance, samples, num_ids, num_classes)
     reaches = unlimited_reach(num_ids)
     for instance_id, value in reach.items():
         reaches[instance_id] = value
+    same_as = torch.arange(num_ids)
+    if split_slots and split_by_masks and samples.segments is not None and samples.views is not None:
+        majority = torch.where(counts.sum(dim=1) > 0, counts.argmax(dim=1), -1)
+        majority[STUFF_INSTANCE] = -1
+        same_as = torch.from_numpy(
+            joined_by_masks(instance.numpy(), majority.numpy(), samples.views.numpy(), samples.segments.numpy(), num_ids)
+        )
+        instance = same_as[instance]
+        counts = class_counts(instance, samples, num_ids, num_classes)
+        # A joined instance reaches as far as its farthest-reaching member from its members' stored points.
+        reaches = torch.zeros_like(reaches).scatter_reduce_(0, same_as, reaches, "amax")
     keep = torch.arange(num_ids) > num_slots
     if samples.views is not None:
         keep |= views_per_id(instance, samples.views, num_ids) >= MIN_VIEWS
@@ -216,7 +228,17 @@ def resolve_table(
         points=torch.cat(stored_points) if stored_points else torch.zeros(0, 3),
         point_ids=torch.cat(stored_ids) if stored_ids else torch.zeros(0, dtype=torch.long),
         reach=reaches,
+        same_as=same_as,
     )
+
+
+def class_counts(instance: Tensor, samples: ViewSamples, num_ids: int, num_classes: int) -> Tensor:
+    """[num_ids, num_classes] pixels of each (instance, class); row 0 (stuff) holds the stuff pixels' count in its
+    first column: stuff counts in the total area only."""
+    counts = torch.bincount(instance * num_classes + samples.classes, minlength=num_ids * num_classes)
+    counts = counts.reshape(num_ids, num_classes)
+    counts[STUFF_INSTANCE, 0] += samples.stuff_pixels
+    return counts
 
 
 def views_per_id(instance: Tensor, views: Tensor, num_ids: int) -> Tensor:

@@ -13,6 +13,9 @@ Rule (per pixel, from the rendered distributions):
    apart. The table splits such a slot into its spatially separate parts, each a
    3D instance of its own: a thing pixel takes the id of the part nearest to its
    rendered surface point (the first part keeps ``slot + 1``, others get ids above K);
+   the other way round, instances of one class that the 2D masks draw as one segment
+   in most views that show both (one object over two slots) are joined under the
+   smallest of their ids;
 4. one class per 3D instance: every pixel of an instance takes the thing class
    most of that instance's pixels have (otherwise an object's few pixels read as a
    neighbouring class form a second, tiny segment: a false positive in PQ);
@@ -27,6 +30,7 @@ the scene, so the same object keeps its id in every view, video and command.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -70,6 +74,18 @@ class InstanceTable:
     """[N] float per id: how far from its stored points a sample may lie and still be part of the instance (inf
     where nothing is known; None: no limit). A *sample* that reads as an instance beyond its reach (a faint floater
     near a camera, say) is part of no object (``sample_membership``)."""
+    same_as: Optional[Tensor] = None
+    """[N] long per id: the 3D instance it is one object with (the smallest id of instances the 2D masks join,
+    ``mask_joins``; itself when alone). Pixels take that id. None: every id is its own instance."""
+
+    def completed(self) -> "InstanceTable":
+        """This table with its optional fields set: no limit of reach, every instance its own."""
+        table = self
+        if table.reach is None:
+            table = dataclasses.replace(table, reach=unlimited_reach(len(table.classes)))
+        if table.same_as is None:
+            table = dataclasses.replace(table, same_as=torch.arange(len(table.classes)))
+        return table
 
     @staticmethod
     def unknown(num_slots: int) -> "InstanceTable":
@@ -80,6 +96,7 @@ class InstanceTable:
             points=torch.zeros(0, 3),
             point_ids=torch.zeros(0, dtype=torch.long),
             reach=unlimited_reach(num_slots + 1),
+            same_as=torch.arange(num_slots + 1),
         )
 
 
@@ -112,6 +129,8 @@ def infer_panoptic(
         return prediction
     if points is not None and len(table.point_ids) > 0:
         prediction.instance = nearest_parts(prediction.instance, points, table, split_slots(table))
+    if table.same_as is not None:
+        prediction.instance = table.same_as.to(prediction.instance.device)[prediction.instance]
     return apply_instance_classes(prediction, table.classes)
 
 

@@ -71,11 +71,14 @@ def sample_labels(
 
 
 def beyond_reach(instance: Tensor, positions: Tensor, table: InstanceTable) -> Tensor:
-    """[...] bool: samples whose instance ([...], positions [..., 3]) has no stored point within its reach."""
+    """[...] bool: samples whose instance ([...], positions [..., 3]) has no stored point within its reach (a joined
+    instance's points are all its members')."""
     flat, flat_positions = instance.reshape(-1), positions.reshape(-1, 3)
     outside = torch.zeros_like(flat, dtype=torch.bool)
     reach = table.reach.to(flat.device)
     point_ids = table.point_ids.to(flat.device)
+    if table.same_as is not None:
+        point_ids = table.same_as.to(flat.device)[point_ids]
     for instance_id in flat.unique().tolist():
         if instance_id == STUFF_INSTANCE or not torch.isfinite(reach[instance_id]):
             continue

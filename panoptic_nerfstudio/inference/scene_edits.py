@@ -123,8 +123,10 @@ def remaining_labels(edits: SceneEdits, table: InstanceTable, num_classes: int, 
 
     Without this a pixel whose remaining samples are all other objects could still take a removed slot: a slot
     distribution is a mixture, and stuff samples (whose slots no loss trains) leak mass to every slot."""
-    instance_classes = table.classes.cpu()
-    ids = torch.arange(len(instance_classes))
+    ids = torch.arange(len(table.classes))
+    if table.same_as is not None:  # a joined instance goes or stays whole: each id answers as the one it joins
+        ids = table.same_as.cpu()
+    instance_classes = table.classes.cpu()[ids]
     by_class = lambda wanted: torch.isin(instance_classes, torch.tensor(wanted, dtype=torch.long))  # noqa: E731
     removed = torch.isin(ids, torch.tensor(edits.remove_instances, dtype=torch.long))
     left_ids = ~removed & ~by_class(edits.remove_classes)
@@ -148,6 +150,7 @@ def remaining_labels(edits: SceneEdits, table: InstanceTable, num_classes: int, 
         points=table.points[keep_points.to(table.points.device)],
         point_ids=table.point_ids[keep_points.to(table.point_ids.device)],
         reach=table.reach,
+        same_as=table.same_as,
     )
     return RemainingLabels(classes=left_classes, slots=slots, table=edited)
 

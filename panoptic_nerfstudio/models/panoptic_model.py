@@ -9,7 +9,6 @@ one inference rule (``inference/``) with the run's instance table, in every outp
 
 from __future__ import annotations
 
-import dataclasses
 
 from dataclasses import dataclass, field
 from typing import Dict, List, Literal, Optional, Tuple, Type
@@ -44,7 +43,6 @@ from panoptic_nerfstudio.inference.panoptic_rule import (
     InstanceTable,
     PanopticPrediction,
     infer_panoptic,
-    unlimited_reach,
 )
 from panoptic_nerfstudio.inference.small_segments import remove_small_segments
 from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict
@@ -56,6 +54,7 @@ from panoptic_nerfstudio.model_components.segmentation_renderers import (
     take_samples,
 )
 from panoptic_nerfstudio.models.scene_editing import edit_labelled_outputs, edited_nerfacto_pass
+from panoptic_nerfstudio.models.table_buffers import prepare_table_state, store_table, stored_table
 from panoptic_nerfstudio.utils.distributed import calibrate_on_rank_zero
 from panoptic_nerfstudio.viewer.panoptic_options import PanopticViewerOptions
 
@@ -102,7 +101,8 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     objects never seen in the same frame may share a slot). False: one 3D instance per slot (ablation)."""
     split_by_masks: bool = True
     """Instance table: also split a slot where most training views' 2D masks put its pixels into two or more large
-    segments (touching objects of one class that share a slot). False: spatial parts only (ablation)."""
+    segments (touching objects of one class that share a slot), and join instances of one class that the masks draw as
+    one segment in most views that show both (one object over two slots). False: spatial parts only (ablation)."""
     keep_near_plane: bool = True
     """Render with the training near plane also outside training (nerfstudio's collider drops it to 0 there, so that
     close cameras do not clip objects). No training sample lies that close to its camera, so the field there is
@@ -112,14 +112,6 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     of their nearest larger piece (speckle clean-up; 0: off). Full images only, not single rays (click, points)."""
 
 
-_TABLE_BUFFERS = {
-    "instance_classes": "classes",
-    "instance_slots": "slots",
-    "instance_points": "points",
-    "instance_point_ids": "point_ids",
-    "instance_reach": "reach",
-}
-"""Buffers of the model holding the fields of its ``InstanceTable``."""
 
 
 class PanopticLiftingModel(NerfactoModel):
@@ -256,30 +248,15 @@ class PanopticLiftingModel(NerfactoModel):
 
     def set_instance_table(self, table: InstanceTable) -> None:
         """Keep ``table`` as buffers, so that it is saved in and loaded from checkpoints."""
-        device = self.thing_mask.device  # (the model's device property exists only once it is fully built)
-        if table.reach is None:
-            table = dataclasses.replace(table, reach=unlimited_reach(len(table.classes)))
-        for name, value in _TABLE_BUFFERS.items():
-            self.register_buffer(name, getattr(table, value).to(device))
+        store_table(self, table, self.thing_mask.device)  # (the device property exists only once fully built)
 
     @property
     def instance_table(self) -> InstanceTable:
         """The run's instance table (see ``inference/``)."""
-        return InstanceTable(**{value: getattr(self, name) for name, value in _TABLE_BUFFERS.items()})
+        return stored_table(self)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        # The table's size depends on the run (slots split into parts): take the checkpoint's shapes. A checkpoint
-        # from before parts existed has only the classes: its instances are its slots.
-        classes = state_dict.get(prefix + "instance_classes")
-        if classes is not None and prefix + "instance_slots" not in state_dict:
-            state_dict[prefix + "instance_slots"] = torch.arange(-1, len(classes) - 1)
-            state_dict[prefix + "instance_points"] = torch.zeros(0, 3)
-            state_dict[prefix + "instance_point_ids"] = torch.zeros(0, dtype=torch.long)
-        if classes is not None and prefix + "instance_reach" not in state_dict:  # before reaches existed
-            state_dict[prefix + "instance_reach"] = unlimited_reach(len(classes))
-        for name in _TABLE_BUFFERS:
-            if prefix + name in state_dict:
-                self.register_buffer(name, torch.empty_like(state_dict[prefix + name], device=self.thing_mask.device))
+        prepare_table_state(self, state_dict, prefix, self.thing_mask.device)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property

@@ -20,7 +20,6 @@ Without an initialised process group every function here does the single-process
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from typing import Any, Callable, Optional, Tuple
 
@@ -29,9 +28,9 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from panoptic_nerfstudio.inference.panoptic_rule import InstanceTable, unlimited_reach
+from panoptic_nerfstudio.inference.panoptic_rule import InstanceTable
 
-_TABLE_FIELDS = ("classes", "slots", "points", "point_ids", "reach")
+_TABLE_FIELDS = ("classes", "slots", "points", "point_ids", "reach", "same_as")
 
 
 def rank_and_world_size() -> Tuple[int, int]:
@@ -64,13 +63,12 @@ def decorrelate_ranks() -> None:
 
 
 def broadcast_instance_table(table: Optional[InstanceTable], device: torch.device, src: int = 0) -> InstanceTable:
-    """Rank ``src``'s ``table`` on every rank (others pass None). Sizes travel first, then the five tensors,
+    """Rank ``src``'s ``table`` on every rank (others pass None). Sizes travel first, then the table's tensors,
     on ``device`` (a CUDA device under NCCL)."""
     rank, _ = rank_and_world_size()
     if rank == src:
         assert table is not None, "the source rank must pass its table"
-        if table.reach is None:
-            table = dataclasses.replace(table, reach=unlimited_reach(len(table.classes)))
+        table = table.completed()
         parts = [getattr(table, name).to(device).contiguous() for name in _TABLE_FIELDS]
         sizes = torch.tensor([len(parts[0]), len(parts[2])], dtype=torch.long, device=device)
     else:
@@ -84,6 +82,7 @@ def broadcast_instance_table(table: Optional[InstanceTable], device: torch.devic
             torch.empty(points, 3, dtype=torch.float32, device=device),
             torch.empty(points, dtype=torch.long, device=device),
             torch.empty(ids, dtype=torch.float32, device=device),
+            torch.empty(ids, dtype=torch.long, device=device),
         ]
     for part in parts:
         dist.broadcast(part, src=src)

@@ -107,13 +107,34 @@ def test_calibration_renders_views_and_stores_the_table():
 def test_a_checkpoint_with_only_instance_classes_still_loads():
     """Runs saved before tables had parts: their instances are their slots."""
     model = make_model(num_instance_slots=4)
-    old = ("instance_slots", "instance_points", "instance_point_ids", "instance_reach")
+    old = ("instance_slots", "instance_points", "instance_point_ids", "instance_reach", "instance_same_as")
     state = {k: v for k, v in model.state_dict().items() if k not in old}
     state["instance_classes"] = torch.tensor([KEEP_CLASS, CABINET, DROP_INSTANCE, KEEP_CLASS, KEEP_CLASS])
     fresh = make_model(num_instance_slots=4)
     fresh.load_state_dict(state)
     assert fresh.instance_table.slots.tolist() == [-1, 0, 1, 2, 3] and fresh.dropped_instances == 1
     assert torch.all(torch.isinf(fresh.instance_table.reach))  # nothing known of where instances are: no cut
+    assert fresh.instance_table.same_as.tolist() == [0, 1, 2, 3, 4]  # nothing joined
+
+
+def test_two_slots_the_masks_draw_as_one_object_are_one_instance():
+    """Slots 0 and 1 hold the two halves of one chair (200 points each, side by side); in 4 views both halves lie in
+    one input segment. Slot 2 is a second chair beside them that the masks keep apart."""
+    points = torch.cat([_blob([0.0, 0, 0], 200, 0), _blob([0.06, 0, 0], 200, 1), _blob([0.2, 0, 0], 200, 2)])
+    slots = torch.tensor([0] * 200 + [1] * 200 + [2] * 200)
+    views = torch.arange(600) % 4
+    segments = torch.where(slots < 2, 10, 20) + views * (1 << 16)
+    samples = ViewSamples(slots, torch.full((600,), CABINET), points, torch.full((600,), 0.01), 400, views, segments)
+    table = resolve_table(samples, num_slots=4, num_classes=4, min_area_fraction=0.01)
+    assert table.same_as.tolist() == [0, 1, 1, 3, 4]
+    assert table.classes[1] == CABINET and table.classes[2] == KEEP_CLASS  # id 2 is never shown: its pixels are id 1
+    assert table.classes[3] == CABINET
+    prediction = infer_panoptic(
+        torch.tensor([[0, 0, 1.0, 0]] * 3), torch.eye(4)[:3], THINGS, table, points[[0, 200, 400]]
+    )
+    assert prediction.instance.tolist() == [1, 1, 3]
+    samples.segments = slots * 10 + views * (1 << 16)  # the masks separate the halves
+    assert resolve_table(samples, 4, 4, 0.01).same_as.tolist() == [0, 1, 2, 3, 4]
 
 
 def _cabinet_and_far_small_object_in_one_slot(small_class):

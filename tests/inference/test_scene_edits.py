@@ -132,6 +132,21 @@ def test_what_a_removal_leaves():
     assert left.classes.tolist() == [True, True, False] and left.slots.tolist() == [False, False]
 
 
+def test_a_joined_instance_is_removed_and_isolated_whole():
+    """Ids 1 and 2 (slots 0 and 1) are one object: id 2 is joined to 1."""
+    joined = InstanceTable(
+        classes=torch.tensor([KEEP_CLASS, CHAIR, KEEP_CLASS]),
+        slots=torch.arange(-1, 2),
+        points=torch.zeros(0, 3),
+        point_ids=torch.zeros(0, dtype=torch.long),
+        same_as=torch.tensor([0, 1, 1]),
+    )
+    assert remaining_labels(SceneEdits(remove_instances=(1,)), joined, 3, 2).slots.tolist() == [False, False]
+    isolated = remaining_labels(SceneEdits(isolate_instances=(1,)), joined, 3, 2)
+    assert isolated.slots.tolist() == [True, True] and isolated.classes.tolist() == [False, False, True]
+    assert editable_instances(joined) == [1]
+
+
 def test_what_an_isolation_leaves():
     left = remaining_labels(SceneEdits(isolate_instances=(3,)), SPLIT, 3, 2)
     assert left.classes.tolist() == [False, False, True] and left.slots.tolist() == [True, False]
