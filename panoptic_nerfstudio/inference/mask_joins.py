@@ -1,8 +1,8 @@
 """Joining 3D instances that the 2D masks show as one object: an object split over two slots.
 
 The reverse of ``mask_evidence``: where the per-image assignment handed the two halves of one object (a chair in a
-row, a lamp's shade and stand) to two slots, or a slot's split cut one object, the table holds two 3D instances of
-one class for it. The masks, for all their defects, draw it as one segment in most views that show it. Over the
+row of the default room; a lamp, a sofa of the crowded one) to two slots, or a slot's split cut one object, the table
+holds two 3D instances of one class for it. The masks, for all their defects, draw it as one segment in most views that show it. Over the
 calibration views every thing pixel carries its 3D instance and the input segment it lies in; two instances of one
 class are one object when the views that show both (``MIN_JOINT_VIEWS`` or more) put the bulk of each into the same
 input segment in at least ``JOIN_SHARE`` of the views that decide (both in some segment). Two touching objects that
