@@ -212,9 +212,8 @@ def resolve_table(
     if split_slots and split_by_masks and samples.segments is not None and samples.views is not None:
         majority = torch.where(counts.sum(dim=1) > 0, counts.argmax(dim=1), -1)
         majority[STUFF_INSTANCE] = -1
-        same_as = torch.from_numpy(
-            joined_by_masks(instance.numpy(), majority.numpy(), samples.views.numpy(), samples.segments.numpy(), num_ids)
-        )
+        views, segments = samples.views.numpy(), samples.segments.numpy()
+        same_as = torch.from_numpy(joined_by_masks(instance.numpy(), majority.numpy(), views, segments, num_ids))
         instance = same_as[instance]
         counts = class_counts(instance, samples, num_ids, num_classes)
         # A joined instance reaches as far as its farthest-reaching member from its members' stored points.

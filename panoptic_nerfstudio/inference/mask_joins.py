@@ -2,11 +2,12 @@
 
 The reverse of ``mask_evidence``: where the per-image assignment handed the two halves of one object (a chair in a
 row of the default room; a lamp, a sofa of the crowded one) to two slots, or a slot's split cut one object, the table
-holds two 3D instances of one class for it. The masks, for all their defects, draw it as one segment in most views that show it. Over the
-calibration views every thing pixel carries its 3D instance and the input segment it lies in; two instances of one
-class are one object when the views that show both (``MIN_JOINT_VIEWS`` or more) put the bulk of each into the same
-input segment in at least ``JOIN_SHARE`` of the views that decide (both in some segment). Two touching objects that
-the network merges now and then are not joined: the views that separate them outvote those that merge them.
+holds two 3D instances of one class for it. The masks, for all their defects, draw it as one segment in most views
+that show it. Over the calibration views every thing pixel carries its 3D instance and the input segment it lies in;
+two instances of one class are one object when the views that show both (``MIN_JOINT_VIEWS`` or more) put the bulk
+of each into the same input segment in at least ``JOIN_SHARE`` of the views that decide (both in some segment). Two
+touching objects that the network merges now and then are not joined: the views that separate them outvote those
+that merge them.
 """
 
 from __future__ import annotations

@@ -94,8 +94,9 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     """How 2D thing segments meet slots: the paper's per-image assignment, or the 2D id itself (ablation)."""
     min_instance_area: float = 0.001
     """Instance table: each 3D instance takes its majority class, and one covering less than this fraction of the
-    pixels, seen in fewer than 3 of the views, becomes its most likely stuff class (0: no table). The table is made over the training views (at 1/4
-    resolution) whenever a checkpoint is saved and stored in it; every command applies that table."""
+    pixels, seen in fewer than 3 of the views, becomes its most likely stuff class (0: no table). The table is made
+    over the training views (at 1/4 resolution) whenever a checkpoint is saved and stored in it; every command
+    applies that table."""
     split_slots: bool = True
     """Instance table: split each slot into its spatially separate parts, each a 3D instance with its own class (two
     objects never seen in the same frame may share a slot). False: one 3D instance per slot (ablation)."""
