@@ -210,8 +210,7 @@ def resolve_table(
         reaches[instance_id] = value
     same_as = torch.arange(num_ids)
     if split_slots and split_by_masks and samples.segments is not None and samples.views is not None:
-        majority = torch.where(counts.sum(dim=1) > 0, counts.argmax(dim=1), -1)
-        majority[STUFF_INSTANCE] = -1
+        majority = resolve_instances(counts, 0.0)  # each instance's class; negative for stuff and the unseen
         views, segments = samples.views.numpy(), samples.segments.numpy()
         same_as = torch.from_numpy(joined_by_masks(instance.numpy(), majority.numpy(), views, segments, num_ids))
         instance = same_as[instance]

@@ -9,7 +9,6 @@ one inference rule (``inference/``) with the run's instance table, in every outp
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 from typing import Dict, List, Literal, Optional, Tuple, Type
 
@@ -111,8 +110,6 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     min_segment_area: float = 0.001
     """Per rendered image: connected pieces of one label covering less than this fraction of the image take the label
     of their nearest larger piece (speckle clean-up; 0: off). Full images only, not single rays (click, points)."""
-
-
 
 
 class PanopticLiftingModel(NerfactoModel):

@@ -7,6 +7,7 @@ it: loading fills what is missing with what such a run meant (each slot one inst
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict
 
 import torch
@@ -14,21 +15,15 @@ from torch import Tensor, nn
 
 from panoptic_nerfstudio.inference.panoptic_rule import InstanceTable, unlimited_reach
 
-TABLE_BUFFERS = {
-    "instance_classes": "classes",
-    "instance_slots": "slots",
-    "instance_points": "points",
-    "instance_point_ids": "point_ids",
-    "instance_reach": "reach",
-    "instance_same_as": "same_as",
-}
-"""Buffers of the model holding the fields of its ``InstanceTable``."""
+TABLE_BUFFERS = {f"instance_{field.name}": field.name for field in dataclasses.fields(InstanceTable)}
+"""Buffers of the model holding the fields of its ``InstanceTable`` (``instance_classes``, ``instance_slots``, ...)."""
 
 
 def store_table(module: nn.Module, table: InstanceTable, device: torch.device) -> None:
     """Keep ``table`` as buffers of ``module``."""
+    table = table.completed()
     for name, value in TABLE_BUFFERS.items():
-        module.register_buffer(name, getattr(table.completed(), value).to(device))
+        module.register_buffer(name, getattr(table, value).to(device))
 
 
 def stored_table(module: nn.Module) -> InstanceTable:

@@ -20,6 +20,7 @@ Without an initialised process group every function here does the single-process
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any, Callable, Optional, Tuple
 
@@ -30,7 +31,8 @@ from torch import Tensor
 
 from panoptic_nerfstudio.inference.panoptic_rule import InstanceTable
 
-_TABLE_FIELDS = ("classes", "slots", "points", "point_ids", "reach", "same_as")
+_TABLE_FIELDS = tuple(field.name for field in dataclasses.fields(InstanceTable))
+"""The tensors of an ``InstanceTable``, in the order they travel (the receivers' buffers below follow it)."""
 
 
 def rank_and_world_size() -> Tuple[int, int]:
