@@ -54,7 +54,10 @@ ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "near plane 0 when rendering (nerfstudio's)": ("--pipeline.model.keep-near-plane", "False"),
     "class head also on the backbone's features": ("--pipeline.model.heads.semantic-reads-backbone", "True"),
     "head grid up to resolution 1024": ("--pipeline.model.heads.max-res", "1024"),
+    "slow-fast target (contrastive head)": ("--pipeline.model.contrastive.slow-target-momentum", "0.9"),
 }
+ABLATION_HEADS: Dict[str, str] = {"slow-fast target (contrastive head)": "contrastive"}
+"""Ablations of one instance head: their row trains that head (every other ablation row trains the slots)."""
 HEADS: Dict[str, Tuple[str, ...]] = {
     "slots": (),
     "contrastive": ("--pipeline.model.instance-head", "contrastive"),
@@ -174,7 +177,8 @@ def plan(
         Run(layout, s, t, variant, head=h) for h in heads for layout in layouts for s in scene_seeds for t in train_seeds
     ]
     if ablations:
-        runs += [Run("default", 0, DEFAULT_TRAIN_SEED, variant) for variant in ABLATIONS if variant != "full method"]
+        runs += [Run("default", 0, DEFAULT_TRAIN_SEED, variant, head=ABLATION_HEADS.get(variant, "slots"))
+                 for variant in ABLATIONS if variant != "full method"]  # fmt: skip
     return runs
 
 

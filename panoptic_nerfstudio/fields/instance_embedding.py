@@ -18,6 +18,7 @@ clusters the scene has.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Literal, Optional, Tuple
 
@@ -45,6 +46,11 @@ class ContrastiveHeadConfig:
     """Weight of the contrastive loss: each thing ray against the centroids of its frame's thing segments."""
     concentration_loss_mult: float = 0.1
     """Weight of the concentration loss: squared distance of each thing ray to its own segment's centroid."""
+    slow_target_momentum: float = 0.0
+    """Contrastive Lift's slow-fast target: above 0, the segment centroids the losses pull towards come from a slowly
+    updated copy of the embedding MLP (after every step ``slow = m * slow + (1 - m) * trained``; the public code uses
+    0.9), so a ray chases a target that does not move with its own last step. 0: the centroids of the trained head
+    itself."""
     min_cluster_fraction: float = 0.002
     """HDBSCAN's smallest cluster, as a fraction of the clustered thing pixels (at least 8 pixels)."""
     max_cluster_points: int = 20000
@@ -83,12 +89,37 @@ class ContrastiveHeads(PanopticHeads):
         )
         self.register_buffer("centres", torch.zeros(0, contrastive.dim))
         self.register_buffer("centre_classes", torch.zeros(0, dtype=torch.long))
+        self.slow_embedding: Optional[MLP] = None
+        if contrastive.slow_target_momentum > 0:  # no gradient, not optimised: moved by update_slow_embedding
+            self.slow_embedding = copy.deepcopy(self.embedding).requires_grad_(False)
 
     def semantic_and_embedding(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Per-sample class logits [..., samples, C] and unit embeddings [..., samples, D]."""
+        semantic, embedding, _ = self.semantic_and_embeddings(positions, backbone, slow=False)
+        return semantic, embedding
+
+    def semantic_and_embeddings(
+        self, positions: Tensor, backbone: Optional[Tensor] = None, slow: bool = True
+    ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """``semantic_and_embedding`` plus the slow copy's unit embeddings of the same grid features (no gradient;
+        None without a slow copy, or with ``slow`` off): the training target of ``slow_target_momentum``."""
         semantic = self.semantic_logits(self.features(positions, backbone), backbone)
-        embedding = per_sample(self.embedding, self.embedding_features(positions))
-        return semantic, F.normalize(embedding, dim=-1)
+        features = self.embedding_features(positions)
+        embedding = F.normalize(per_sample(self.embedding, features), dim=-1)
+        if not slow or self.slow_embedding is None:
+            return semantic, embedding, None
+        with torch.no_grad():
+            target = F.normalize(per_sample(self.slow_embedding, features.detach()), dim=-1)
+        return semantic, embedding, target
+
+    @torch.no_grad()
+    def update_slow_embedding(self) -> None:
+        """One step of the slow copy towards the trained embedding MLP (an exponential moving average)."""
+        if self.slow_embedding is None:
+            return
+        momentum = self.contrastive.slow_target_momentum
+        for slow, trained in zip(self.slow_embedding.parameters(), self.embedding.parameters()):
+            slow.mul_(momentum).add_(trained.detach(), alpha=1.0 - momentum)
 
     def embedding_features(self, positions: Tensor) -> Tensor:
         """The embedding grid's features at sample positions (mapped into the grid as the heads' own grid is)."""

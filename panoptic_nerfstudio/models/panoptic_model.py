@@ -197,7 +197,7 @@ class PanopticLiftingModel(NerfactoModel):
 
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
         groups = super().get_param_groups()
-        groups["panoptic_heads"] = list(self.heads.parameters())
+        groups["panoptic_heads"] = [p for p in self.heads.parameters() if p.requires_grad]  # (not a slow copy)
         return groups
 
     def get_training_callbacks(self, training_callback_attributes: TrainingCallbackAttributes) -> List[TrainingCallback]:
@@ -206,6 +206,13 @@ class PanopticLiftingModel(NerfactoModel):
 
         callbacks = super().get_training_callbacks(training_callback_attributes)
         callbacks.append(TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], set_step))
+        if isinstance(self.heads, ContrastiveHeads) and self.heads.slow_embedding is not None:
+            heads = self.heads
+
+            def update_slow_target(step: int) -> None:  # (nerfstudio's callbacks take the step)
+                heads.update_slow_embedding()
+
+            callbacks.append(TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], update_slow_target))
         trainer, pipeline = training_callback_attributes.trainer, training_callback_attributes.pipeline
         if trainer is not None and pipeline is not None and self.config.min_instance_area > 0:
             dataset = pipeline.datamanager.train_dataset  # type: ignore[attr-defined]
@@ -277,8 +284,10 @@ class PanopticLiftingModel(NerfactoModel):
         seg_weights = take_samples(seg_weights, chosen)
         bounded = self.config.bounded_fields
         if isinstance(self.heads, ContrastiveHeads):
-            semantic_logits, embedding = self.heads.semantic_and_embedding(positions, backbone)
+            semantic_logits, embedding, target = self.heads.semantic_and_embeddings(positions, backbone, self.training)
             outputs["embedding"] = render_embedding(embedding, seg_weights)
+            if target is not None:  # the slow copy's embedding: the losses' target (slow_target_momentum)
+                outputs["target_embedding"] = render_embedding(target, seg_weights.detach())
         else:
             semantic_logits, instance_logits = self.heads(positions, backbone)
             outputs["instances"] = render_distribution(instance_logits, seg_weights, bounded)
@@ -348,7 +357,8 @@ class PanopticLiftingModel(NerfactoModel):
         contrastive = isinstance(self.heads, ContrastiveHeads)
         if step >= cfg.instance_loss_start_step:
             if contrastive:
-                losses.update(contrastive_loss_dict(outputs["embedding"], batch, confidence, cfg.contrastive))
+                target = outputs.get("target_embedding")
+                losses.update(contrastive_loss_dict(outputs["embedding"], batch, confidence, cfg.contrastive, target))
             else:
                 losses["instance_loss"] = cfg.instance_loss_mult * self._instance_loss(outputs, batch, confidence)
         if step >= cfg.consistency_loss_start_step and cfg.consistency_loss_mult > 0:

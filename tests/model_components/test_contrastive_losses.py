@@ -78,3 +78,16 @@ def test_the_loss_dict_weights_and_reads_the_batch():
     losses = contrastive_loss_dict(embedding, batch, torch.ones(4), config)
     assert _value(losses["contrastive_loss"]) == pytest.approx(2 * math.log(1 + math.exp(-2)), rel=1e-5)
     assert _value(losses["concentration_loss"]) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_a_target_gives_the_centroids_and_takes_no_gradient():
+    # the rays sit at (1, 0) and (0, 1); the target puts segment 0's centroid at (0, 0): concentration 1/2 (two of
+    # four rays at squared distance 1), and the gradient pulls segment 0's rays towards the target's centroid
+    embedding = torch.tensor([[1.0, 0], [1.0, 0], [0, 1.0], [0, 1.0]], requires_grad=True)
+    target = torch.tensor([[0.0, 0], [0.0, 0], [0, 1.0], [0, 1.0]])
+    args = (torch.tensor([0, 0, 1, 1]), torch.tensor([0, 0, 0, 0]), torch.ones(4, dtype=torch.bool), torch.ones(4), 1.0)
+    found = contrastive_losses(embedding, *args, target=target)
+    assert _value(found.concentration) == pytest.approx(0.5, rel=1e-6)
+    found.concentration.backward()
+    assert embedding.grad[0, 0] > 0 and embedding.grad[2].abs().sum() == 0
+    assert _value(contrastive_losses(embedding, *args).concentration) == pytest.approx(0.0, abs=1e-7)

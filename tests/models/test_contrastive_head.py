@@ -8,8 +8,9 @@ import tyro
 
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.data.scene_box import SceneBox
+from nerfstudio.engine.callbacks import TrainingCallbackAttributes, TrainingCallbackLocation
 
-from panoptic_nerfstudio.fields.instance_embedding import ContrastiveHeads
+from panoptic_nerfstudio.fields.instance_embedding import ContrastiveHeadConfig, ContrastiveHeads
 from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads
 from panoptic_nerfstudio.inference.embedding_clusters import calibrate_contrastive
 from panoptic_nerfstudio.inference.panoptic_rule import infer_panoptic
@@ -49,6 +50,30 @@ def test_outputs_losses_and_gradient_stopping():
     field_grads = [p.grad for p in model.field.parameters() if p.grad is not None]
     assert all(float(g.abs().sum()) == 0.0 for g in field_grads)  # detached weights: geometry untouched
     assert set(model.heads.parameters()) <= set(model.get_param_groups()["panoptic_heads"])
+
+
+def test_the_slow_target_copy_is_not_trained_and_follows_the_head_after_each_step():
+    model = make_model(instance_head="contrastive", instance_loss_start_step=0,
+                       contrastive=ContrastiveHeadConfig(slow_target_momentum=0.75))  # fmt: skip
+    heads = model.heads
+    slow = list(heads.slow_embedding.parameters())
+    assert slow and not any(p.requires_grad for p in slow)
+    assert not set(slow) & set(model.get_param_groups()["panoptic_heads"])
+    out = model(make_rays(64))
+    assert out["target_embedding"].shape == out["embedding"].shape and not out["target_embedding"].requires_grad
+    model.eval()
+    assert "target_embedding" not in model(make_rays(8))  # rendering never reads the slow copy
+    with torch.no_grad():
+        for p in heads.embedding.parameters():
+            p.add_(1.0)
+    before = [p.clone() for p in slow]
+    after_step = [c for c in model.get_training_callbacks(TrainingCallbackAttributes(None, None, None, None))
+                  if TrainingCallbackLocation.AFTER_TRAIN_ITERATION in c.where_to_run]  # fmt: skip
+    for callback in after_step:
+        callback.run_callback_at_location(0, TrainingCallbackLocation.AFTER_TRAIN_ITERATION)
+    for old, new, trained in zip(before, slow, heads.embedding.parameters()):
+        assert torch.allclose(new, 0.75 * old + 0.25 * trained)
+    assert make_model(instance_head="contrastive").heads.slow_embedding is None  # off by default
 
 
 class _ToyScene:
