@@ -31,15 +31,18 @@ TRAINED_RUNS = ("room_trained_config", "tiny_trained_config")
 ROOM_TEST_FILES = ("tests/cli/test_lifting_regressions.py", "tests/cli/test_render_editing.py",
                    "tests/export/test_mask_export.py")  # fmt: skip
 """The files whose tests may need the trained room. Under xdist they are one unit of work, so one worker trains the
-room (six minutes on one core) while the other runs the rest; each worker trains the session fixtures its own tests
-need, and before this the room was trained on both at once. The scheduler sees only test ids, not fixtures: the
-collection check below keeps this list complete."""
+room (six minutes on one core) while the other runs the rest (each worker trains the session fixtures its own tests
+need). The scheduler sees only test ids, not fixtures: the collection check below keeps this list complete."""
+
+
+def _in_room_files(nodeid: str) -> bool:
+    return nodeid.split("::")[0] in ROOM_TEST_FILES
 
 
 def pytest_collection_modifyitems(items) -> None:
     """The tests of the trained runs first, longest run first, so the worker that trains the room starts with it."""
     strays = [item.nodeid for item in items
-              if "room_trained_config" in item.fixturenames and item.nodeid.split("::")[0] not in ROOM_TEST_FILES]
+              if "room_trained_config" in item.fixturenames and not _in_room_files(item.nodeid)]
     if strays:
         raise pytest.UsageError(f"tests/conftest.py: add the files of {strays} to ROOM_TEST_FILES (they need the "
                                 "trained room, which one xdist worker trains for all of them)")
@@ -53,7 +56,7 @@ class _RoomOnOneWorker(LoadGroupScheduling):
     xdist 3.8 writes them into ``item._nodeid``, which pytest 9 no longer reads."""
 
     def _split_scope(self, nodeid: str) -> str:
-        return "room" if nodeid.split("::")[0] in ROOM_TEST_FILES else super()._split_scope(nodeid)
+        return "room" if _in_room_files(nodeid) else super()._split_scope(nodeid)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)

@@ -95,21 +95,21 @@ class ContrastiveHeads(PanopticHeads):
 
     def semantic_and_embedding(self, positions: Tensor, backbone: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Per-sample class logits [..., samples, C] and unit embeddings [..., samples, D]."""
-        semantic, embedding, _ = self.semantic_and_embeddings(positions, backbone, slow=False)
+        semantic, embedding, _ = self.semantic_embedding_and_target(positions, backbone, with_target=False)
         return semantic, embedding
 
-    def semantic_and_embeddings(
-        self, positions: Tensor, backbone: Optional[Tensor] = None, slow: bool = True
+    def semantic_embedding_and_target(
+        self, positions: Tensor, backbone: Optional[Tensor] = None, with_target: bool = True
     ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         """``semantic_and_embedding`` plus the slow copy's unit embeddings of the same grid features (no gradient;
-        None without a slow copy, or with ``slow`` off): the training target of ``slow_target_momentum``."""
+        None without a slow copy, or with ``with_target`` off): the training target of ``slow_target_momentum``."""
         semantic = self.semantic_logits(self.features(positions, backbone), backbone)
         features = self.embedding_features(positions)
         embedding = F.normalize(per_sample(self.embedding, features), dim=-1)
-        if not slow or self.slow_embedding is None:
+        if not with_target or self.slow_embedding is None:
             return semantic, embedding, None
         with torch.no_grad():
-            target = F.normalize(per_sample(self.slow_embedding, features.detach()), dim=-1)
+            target = F.normalize(per_sample(self.slow_embedding, features), dim=-1)
         return semantic, embedding, target
 
     @torch.no_grad()

@@ -284,7 +284,9 @@ class PanopticLiftingModel(NerfactoModel):
         seg_weights = take_samples(seg_weights, chosen)
         bounded = self.config.bounded_fields
         if isinstance(self.heads, ContrastiveHeads):
-            semantic_logits, embedding, target = self.heads.semantic_and_embeddings(positions, backbone, self.training)
+            semantic_logits, embedding, target = self.heads.semantic_embedding_and_target(
+                positions, backbone, with_target=self.training
+            )
             outputs["embedding"] = render_embedding(embedding, seg_weights)
             if target is not None:  # the slow copy's embedding: the losses' target (slow_target_momentum)
                 outputs["target_embedding"] = render_embedding(target, seg_weights.detach())
