@@ -21,6 +21,7 @@ from rich.table import Table
 
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.evaluation.scene_evaluation import evaluate_scene
+from panoptic_nerfstudio.inference.instance_table import input_masks
 
 WAYS = {"joint": False, "per class": True}
 """``--pipeline.model.contrastive.cluster-per-class`` of each way."""
@@ -47,7 +48,8 @@ def compare(runs: List[Path], console: Console) -> Table:
         for way, per_class in WAYS.items():
             console.print(f"{run.name}: clustering ({way})")
             model.config.contrastive.cluster_per_class = per_class
-            model.calibrate_instances(pipeline.datamanager.train_dataset.cameras)
+            train = pipeline.datamanager.train_dataset
+            model.calibrate_instances(train.cameras, masks=input_masks(train))  # as at a checkpoint save
             evaluation = evaluate_scene(model, pipeline.datamanager.eval_dataset)
             metrics, errors = evaluation.metrics(), evaluation.instance_errors
             table.add_row(

@@ -16,8 +16,9 @@ saved (``calibrate_contrastive``):
 3. the centres are stored in the head (and so in the checkpoint); every pixel's embedding
    becomes a distribution over them, and the instance table is made from the same
    renders with that distribution in the slot distribution's place: each cluster is
-   split into its spatially separate parts, takes its majority class, and is dropped when
-   too small, exactly as a slot is.
+   split into its spatially separate parts (and, given the views' 2D input, where the
+   masks separate it; instances the masks draw as one object are joined), takes its
+   majority class, and is dropped when too small, exactly as a slot is.
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ from torch import Tensor
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.data.scene_box import SceneBox
 
-from panoptic_nerfstudio.inference.instance_table import calibration_views, inside_box, instance_table_over_views
+from panoptic_nerfstudio.inference.instance_table import (
+    InputMasks,
+    calibration_views,
+    inside_box,
+    instance_table_over_views,
+)
 from panoptic_nerfstudio.inference.panoptic_rule import InstanceTable
 
 MIN_CLUSTER_POINTS = 8
@@ -138,9 +144,11 @@ def calibrate_contrastive(
     downscale: float = 4,
     split_slots: bool = True,
     per_class: bool = False,
+    masks: Optional[InputMasks] = None,
 ) -> InstanceTable:
     """Cluster the thing embeddings of the views into centres (``per_class``: each class's apart), set them in the
-    head, and return the instance table of the same renders (see the module's docstring)."""
+    head, and return the instance table of the same renders (see the module's docstring; ``masks``: the views' 2D
+    input, to split and join clusters by it as slots are)."""
     renders, embeddings, classes = [], [], []
     for camera in calibration_views(cameras, max_views, downscale):  # those instance_table_over_views renders
         outputs = model.get_distributions_for_camera(camera)
@@ -153,5 +161,5 @@ def calibrate_contrastive(
     replay = _Replay(model, renders)
     return instance_table_over_views(
         replay, cameras, model.heads.num_instances, num_classes, min_area_fraction,
-        max_views=max_views, downscale=downscale, split_slots=split_slots,
+        max_views=max_views, downscale=downscale, split_slots=split_slots, masks=masks,
     )  # fmt: skip

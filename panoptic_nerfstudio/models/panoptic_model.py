@@ -100,9 +100,10 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     """Instance table: split each slot into its spatially separate parts, each a 3D instance with its own class (two
     objects never seen in the same frame may share a slot). False: one 3D instance per slot (ablation)."""
     split_by_masks: bool = True
-    """Instance table: also split a slot where most training views' 2D masks put its pixels into two or more large
-    segments (touching objects of one class that share a slot), and join instances of one class that the masks draw as
-    one segment in most views that show both (one object over two slots). False: spatial parts only (ablation)."""
+    """Instance table: also split a slot (or a contrastive cluster) where most training views' 2D masks put its pixels
+    into two or more large segments (touching objects of one class that share a slot), and join instances of one class
+    that the masks draw as one segment in most views that show both (one object over two slots). False: spatial parts
+    only (ablation)."""
     keep_near_plane: bool = True
     """Render with the training near plane also outside training (nerfstudio's collider drops it to 0 there, so that
     close cameras do not clip objects). No training sample lies that close to its camera, so the field there is
@@ -240,6 +241,7 @@ class PanopticLiftingModel(NerfactoModel):
                 self, cameras, len(self.classes), cfg.min_instance_area, cfg.contrastive.min_cluster_fraction,
                 cfg.contrastive.max_cluster_points, max_views=max_views, downscale=downscale,
                 split_slots=cfg.split_slots, per_class=cfg.contrastive.cluster_per_class,
+                masks=masks if cfg.split_by_masks else None,
             )  # fmt: skip
         else:
             table = instance_table_over_views(

@@ -184,3 +184,53 @@ def test_a_checkpoint_from_before_centre_classes_loads_with_centres_of_any_class
     loaded.load_state_dict(state)
     assert torch.equal(loaded.heads.centres, model.heads.centres)
     assert loaded.heads.centre_classes.tolist() == [-1] * 5
+
+
+class _TouchingTwins(_ToyScene):
+    """Two touching thing objects (left and right half of the thing columns) that the field gives one embedding: one
+    cluster, one spatial part; only the 2D masks, which draw them as two segments in every view, tell them apart."""
+
+    def __init__(self):
+        super().__init__()
+        self.means[:] = self.means[0]
+
+    def get_distributions_for_camera(self, camera):
+        outputs = super().get_distributions_for_camera(camera)
+        h, w = int(camera.height), int(camera.width)
+        column = torch.arange(w)[None, :].expand(h, w).float()
+        outputs["surface_points"] = torch.stack([column / w, torch.zeros(h, w), torch.zeros(h, w)], dim=-1)
+        return outputs
+
+
+def _twin_masks(index: int) -> torch.Tensor:
+    """The views' 2D input at their full 64 x 64: thing segment 0 on the left twin, 1 on the right, none elsewhere."""
+    column = torch.arange(64)[None, :].expand(64, 64)
+    return torch.where(column < 24, 0, torch.where(column < 48, 1, -1))
+
+
+def test_clusters_are_split_where_the_masks_separate_them_as_slots_are():
+    unsplit = calibrate_contrastive(_TouchingTwins(), _cameras(), 3, 0.001, 0.01)
+    scene = _TouchingTwins()
+    table = calibrate_contrastive(scene, _cameras(), 3, 0.001, 0.01, masks=_twin_masks)
+    assert len(scene.heads.centres) == 1 and unsplit.classes[1:].tolist() == [2]
+    assert table.classes[1:].tolist() == [2, 2]  # one cluster, two 3D instances
+    out = scene.get_distributions_for_camera(_cameras(size=64)[:1])
+    ids = infer_panoptic(out["semantics"], out["instances"], scene.thing_mask, table, out["surface_points"]).instance
+    left, right = ids[:, :20].unique().tolist(), ids[:, 28:44].unique().tolist()
+    assert len(left) == 1 and len(right) == 1 and left != right and 0 not in left + right
+
+
+@pytest.mark.parametrize("split_by_masks", [True, False])
+def test_the_model_gives_the_contrastive_calibration_the_masks_unless_told_not_to(monkeypatch, split_by_masks):
+    import panoptic_nerfstudio.models.panoptic_model as panoptic_model
+
+    given = {}
+
+    def record(*args, **kwargs):
+        given.update(kwargs)
+        return panoptic_model.InstanceTable.unknown(1)
+
+    monkeypatch.setattr(panoptic_model, "calibrate_contrastive", record)
+    model = make_model(instance_head="contrastive", split_by_masks=split_by_masks)
+    model.calibrate_instances(_cameras(), masks=_twin_masks)
+    assert given["masks"] is (_twin_masks if split_by_masks else None)
