@@ -55,6 +55,7 @@ ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "class head also on the backbone's features": ("--pipeline.model.heads.semantic-reads-backbone", "True"),
     "head grid up to resolution 1024": ("--pipeline.model.heads.max-res", "1024"),
     "slow-fast target (contrastive head)": ("--pipeline.model.contrastive.slow-target-momentum", "0.9"),
+    "opacity loss 0.01": ("--pipeline.model.opacity-loss-mult", "0.01"),
 }
 ABLATION_HEADS: Dict[str, str] = {"slow-fast target (contrastive head)": "contrastive"}
 """Ablations of one instance head: their row trains that head (every other ablation row trains the slots)."""

@@ -46,6 +46,7 @@ from panoptic_nerfstudio.inference.panoptic_rule import (
 from panoptic_nerfstudio.inference.small_segments import remove_small_segments
 from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict
 from panoptic_nerfstudio.model_components.instance_assignment import instance_loss
+from panoptic_nerfstudio.model_components.opacity_loss import opacity_loss
 from panoptic_nerfstudio.model_components.segmentation_losses import consistency_loss, naive_instance_loss, semantic_loss
 from panoptic_nerfstudio.model_components.segmentation_renderers import (
     heaviest_samples,
@@ -104,6 +105,12 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     into two or more large segments (touching objects of one class that share a slot), and join instances of one class
     that the masks draw as one segment in most views that show both (one object over two slots). False: spatial parts
     only (ablation)."""
+    opacity_loss_mult: float = 0.0
+    """Weight of the opacity loss, (1 - accumulation)^2 per ray (0: off): every ray of a closed room ends on a surface
+    (``model_components/opacity_loss.py``). Geometry, so it trains density; off until a suite of runs says otherwise
+    (README, "Quality on scenes the method was not tuned on")."""
+    opacity_loss_start_step: int = 500
+    """Step from which the opacity loss is on (after the proposal sampler's warm-up)."""
     keep_near_plane: bool = True
     """Render with the training near plane also outside training (nerfstudio's collider drops it to 0 there, so that
     close cameras do not clip objects). No training sample lies that close to its camera, so the field there is
@@ -358,6 +365,8 @@ class PanopticLiftingModel(NerfactoModel):
             losses["semantic_loss"] = cfg.semantic_loss_mult * sem
         if not self.training:
             return losses
+        if cfg.opacity_loss_mult > 0 and step >= cfg.opacity_loss_start_step:
+            losses["opacity_loss"] = cfg.opacity_loss_mult * opacity_loss(outputs["accumulation"])
         contrastive = isinstance(self.heads, ContrastiveHeads)
         if step >= cfg.instance_loss_start_step:
             if contrastive:

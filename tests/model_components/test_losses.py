@@ -3,6 +3,7 @@ import math
 import torch
 
 from panoptic_nerfstudio.model_components.instance_assignment import assign_slots, instance_loss
+from panoptic_nerfstudio.model_components.opacity_loss import opacity_loss
 from panoptic_nerfstudio.model_components.segmentation_losses import consistency_loss, semantic_loss
 
 
@@ -75,3 +76,9 @@ def test_consistency_loss_pulls_a_split_segment_together():
         consistency_loss(torch.softmax(logits, -1), segment, torch.ones(16, dtype=torch.bool)).backward()
         optimizer.step()
     assert (logits.argmax(-1) == 0).all()  # the minority joined the segment's dominant class
+
+
+def test_opacity_loss_is_zero_for_opaque_rays_and_grows_with_transparency():
+    assert opacity_loss(torch.ones(4, 1)) == 0
+    assert torch.isclose(opacity_loss(torch.tensor([[1.0], [0.5]])), torch.tensor(0.125))
+    assert opacity_loss(torch.full((3, 1), 0.2)) > opacity_loss(torch.full((3, 1), 0.6))

@@ -107,3 +107,20 @@ def test_renders_keep_the_training_near_plane_unless_asked_not_to():
         assert torch.allclose(rays.nears, torch.full_like(rays.nears, near))
         model.train()
         assert torch.allclose(model.collider(make_rays(8)).nears, torch.full_like(rays.nears, model.config.near_plane))
+
+
+def test_the_opacity_loss_is_off_by_default_and_otherwise_trains_density_from_its_start_step():
+    def losses(model, out, step):
+        model.train_step = step
+        return model.get_loss_dict(out, _batch(32), model.get_metrics_dict(out, _batch(32)))
+
+    default = make_model()
+    assert "opacity_loss" not in losses(default, default(make_rays(32)), 10_000)
+    model = make_model(opacity_loss_mult=0.5, opacity_loss_start_step=100)
+    out = model(make_rays(32))
+    assert "opacity_loss" not in losses(model, out, 99)
+    loss = losses(model, out, 100)["opacity_loss"]
+    assert torch.allclose(loss, 0.5 * ((1 - out["accumulation"]) ** 2).mean()) and loss > 0
+    loss.backward()
+    density_grads = [p.grad for p in model.field.mlp_base.parameters() if p.grad is not None]
+    assert any(torch.count_nonzero(g) > 0 for g in density_grads)
