@@ -107,8 +107,8 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     only (ablation)."""
     opacity_loss_mult: float = 0.0
     """Weight of the opacity loss, (1 - accumulation)^2 per ray (0: off): every ray of a closed room ends on a surface
-    (``model_components/opacity_loss.py``). Geometry, so it trains density; off until a suite of runs says otherwise
-    (README, "Quality on scenes the method was not tuned on")."""
+    (``model_components/opacity_loss.py``). Geometry, so it trains density. Off: at 0.01 it made a near-camera haze
+    opaque and lost the crowded room's floor (README, "Quality on scenes the method was not tuned on")."""
     opacity_loss_start_step: int = 500
     """Step from which the opacity loss is on (after the proposal sampler's warm-up)."""
     keep_near_plane: bool = True
