@@ -45,11 +45,12 @@ def compare(runs: List[Path], console: Console) -> Table:
         _, pipeline, model, _ = load_panoptic_run(config_of(run), test_mode="test")
         if model.config.instance_head != "contrastive":
             raise SystemExit(f"{run}: trained with the {model.config.instance_head} head, not the contrastive one")
+        train = pipeline.datamanager.train_dataset
+        masks = input_masks(train)
         for way, per_class in WAYS.items():
             console.print(f"{run.name}: clustering ({way})")
             model.config.contrastive.cluster_per_class = per_class
-            train = pipeline.datamanager.train_dataset
-            model.calibrate_instances(train.cameras, masks=input_masks(train))  # as at a checkpoint save
+            model.calibrate_instances(train.cameras, masks=masks)  # as at a checkpoint save
             evaluation = evaluate_scene(model, pipeline.datamanager.eval_dataset)
             metrics, errors = evaluation.metrics(), evaluation.instance_errors
             table.add_row(

@@ -243,18 +243,17 @@ class PanopticLiftingModel(NerfactoModel):
         was_training = self.training
         self.eval()
         cfg = self.config
+        masks = masks if cfg.split_by_masks else None
         if isinstance(self.heads, ContrastiveHeads):  # clusters first, then the table over the same renders
             table = calibrate_contrastive(
                 self, cameras, len(self.classes), cfg.min_instance_area, cfg.contrastive.min_cluster_fraction,
                 cfg.contrastive.max_cluster_points, max_views=max_views, downscale=downscale,
-                split_slots=cfg.split_slots, per_class=cfg.contrastive.cluster_per_class,
-                masks=masks if cfg.split_by_masks else None,
+                split_slots=cfg.split_slots, per_class=cfg.contrastive.cluster_per_class, masks=masks,
             )  # fmt: skip
         else:
             table = instance_table_over_views(
                 self, cameras, cfg.num_instance_slots, len(self.classes), cfg.min_instance_area,
-                max_views=max_views, downscale=downscale, split_slots=cfg.split_slots,
-                masks=masks if cfg.split_by_masks else None,
+                max_views=max_views, downscale=downscale, split_slots=cfg.split_slots, masks=masks,
             )  # fmt: skip
         self.set_instance_table(table)
         self.train(was_training)
