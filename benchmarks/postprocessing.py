@@ -21,6 +21,7 @@ from rich.table import Table
 
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.evaluation.scene_evaluation import evaluate_scene
+from panoptic_nerfstudio.inference.instance_table import input_masks
 
 COLUMNS = ("lifted_pq", "lifted_pq_things", "lifted_pq_stuff", "lifted_miou", "merges", "splits")
 
@@ -43,7 +44,8 @@ class RenderedOnce:
 
 def score_run(config: Path, areas: List[float], console: Console) -> Dict[float, Dict[str, float]]:
     _, pipeline, model, _ = load_panoptic_run(config, test_mode="test")
-    model.calibrate_instances(pipeline.datamanager.train_dataset.cameras)
+    train = pipeline.datamanager.train_dataset
+    model.calibrate_instances(train.cameras, masks=input_masks(train))  # as at a checkpoint save
     dataset = pipeline.datamanager.eval_dataset
     model.eval()
     with torch.no_grad():

@@ -36,9 +36,11 @@ from typing import Dict, List, Optional, Tuple
 from rich.console import Console
 from rich.table import Table
 
-from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
-
-sys.path.insert(0, str(Path(__file__).parent))
+CHECKOUT = Path(__file__).resolve().parent.parent
+"""The checkout this benchmark lies in: its scenes, runs and evaluations use this checkout's code, whichever copy of
+the package is installed (an editable install may point at another worktree)."""
+sys.path[:0] = [str(CHECKOUT), str(Path(__file__).parent)]
+from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene  # noqa: E402
 from quality_pictures import write_scene_picture  # noqa: E402
 
 ABLATIONS: Dict[str, Tuple[str, ...]] = {
@@ -97,6 +99,13 @@ class Run:
         return self.scene if self.variant == "full method" else f"{self.scene}-{self.slug}"
 
 
+def run_environment(threads: int) -> Dict[str, str]:
+    """The environment of a run's commands: one torch thread per core given to the run (oversubscribed threads slow
+    CPU training several-fold), and this checkout's package first on the path (``CHECKOUT``)."""
+    path = os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONPATH": path}
+
+
 def bin_path(tool: str) -> str:
     return str(Path(sys.executable).with_name(tool))
 
@@ -123,9 +132,10 @@ def recalibrate_and_evaluate(run_dir: Path, env: Dict[str, str], console: Consol
     its training time is kept. Training is what inference-side changes leave alone."""
     metrics_file = run_dir / "eval" / "metrics.json"
     before = json.loads(metrics_file.read_text())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip()  # fmt: skip
-    if commit and before.get("recalibrated_at") == commit:  # done with this code already (an interrupted benchmark)
+    commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7"], capture_output=True, text=True,
+                            cwd=CHECKOUT).stdout.strip()  # fmt: skip
+    # Done with this code already (an interrupted benchmark); uncommitted code may have changed since: do it again.
+    if commit and not commit.endswith("-dirty") and before.get("recalibrated_at") == commit:
         return before
     console.print(f"[bold]{run_dir.name}[/bold]: recalibrating")
     config = run_dir / "scene" / "panoptic-lifting-lite" / "run" / "config.yml"
@@ -143,8 +153,7 @@ def train_and_evaluate(
 ) -> Dict:
     run_dir = out / "runs" / run.name
     metrics_file = run_dir / "eval" / "metrics.json"
-    # One torch thread per core given to this run: oversubscribed threads slow CPU training several-fold.
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    env = run_environment(threads)
     if metrics_file.exists():
         return recalibrate_and_evaluate(run_dir, env, console) if recalibrate else json.loads(metrics_file.read_text())
     scene = scene_dir(run, out)

@@ -236,10 +236,10 @@ class PanopticLiftingModel(NerfactoModel):
 
     @torch.no_grad()
     def calibrate_instances(
-        self, cameras: Cameras, max_views: int = 48, downscale: int = 4, masks: Optional[InputMasks] = None
+        self, cameras: Cameras, *, masks: Optional[InputMasks], max_views: int = 48, downscale: int = 4
     ) -> int:
-        """Make the run's instance table over up to ``max_views`` downscaled views (``masks``: their 2D input, see
-        ``split_by_masks``); returns the dropped instances."""
+        """Make the run's instance table over up to ``max_views`` downscaled views; returns the dropped instances.
+        ``masks`` (``input_masks(dataset)``) is required: None turns ``split_by_masks`` off, so it must be said."""
         was_training = self.training
         self.eval()
         cfg = self.config

@@ -100,7 +100,7 @@ def test_calibration_renders_views_and_stores_the_table():
         fx=20.0, fy=20.0, cx=8.0, cy=6.0, width=16, height=12,
     )  # fmt: skip
     assert isinstance(model.instance_table, InstanceTable)
-    model.calibrate_instances(cameras, downscale=2)
+    model.calibrate_instances(cameras, masks=None, downscale=2)
     assert model.dropped_instances > 0  # above 1, every instance is too small
 
 

@@ -89,7 +89,7 @@ def test_calibration_sets_the_checkpointed_mask_used_by_viewer_outputs():
         fx=20.0, fy=20.0, cx=8.0, cy=6.0, width=16, height=12,
     )
     model.train()
-    dropped = model.calibrate_instances(cameras, downscale=2)
+    dropped = model.calibrate_instances(cameras, masks=None, downscale=2)
     assert model.training  # restored
     assert dropped == int((model.instance_classes == DROP_INSTANCE).sum())
     # Above 1, every instance that rendered at all is too small, so no view shows a thing any more.

@@ -234,3 +234,5 @@ def test_the_model_gives_the_contrastive_calibration_the_masks_unless_told_not_t
     model = make_model(instance_head="contrastive", split_by_masks=split_by_masks)
     model.calibrate_instances(_cameras(), masks=_twin_masks)
     assert given["masks"] is (_twin_masks if split_by_masks else None)
+    with pytest.raises(TypeError, match="masks"):  # leaving the masks out must be said (None), never a default
+        model.calibrate_instances(_cameras())

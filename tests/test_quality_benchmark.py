@@ -1,0 +1,35 @@
+"""``benchmarks/quality.py`` measures the code of the checkout it lies in, not whichever copy of the package is
+installed: an editable install of another worktree once made a recalibration measure the old code."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quality_benchmark():
+    spec = importlib.util.spec_from_file_location("quality_benchmark", REPO / "benchmarks" / "quality.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def test_runs_import_this_checkout(quality_benchmark, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    env = quality_benchmark.run_environment(threads=3)
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(REPO), str(tmp_path)]
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "3"
+    # A command run with it, from elsewhere, imports the package from this checkout.
+    found = subprocess.run(
+        [sys.executable, "-c", "import panoptic_nerfstudio; print(panoptic_nerfstudio.__file__)"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert Path(found).resolve() == REPO / "panoptic_nerfstudio" / "__init__.py"
