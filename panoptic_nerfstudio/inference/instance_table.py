@@ -31,6 +31,7 @@ from panoptic_nerfstudio.inference.instance_parts import points_per_part, split_
 from panoptic_nerfstudio.inference.mask_evidence import NO_SEGMENT, refine_parts
 from panoptic_nerfstudio.inference.mask_joins import joined_by_masks
 from panoptic_nerfstudio.inference.panoptic_rule import (
+    POINTS_PER_PART,
     STUFF_INSTANCE,
     InstanceTable,
     infer_panoptic,
@@ -38,9 +39,6 @@ from panoptic_nerfstudio.inference.panoptic_rule import (
     unlimited_reach,
 )
 
-POINTS_PER_PART = 256
-"""Surface points the table keeps per 3D instance: pixels of a split slot take the id of the part with the nearest
-one, and a sample beyond an instance's reach of them is part of no object."""
 REACH_FOOTPRINTS = 4.0
 """A sample is part of an instance up to this many median pixel footprints (about 20 cm in the demo rooms at the
 calibration's quarter resolution) beyond the spacing of the instance's stored points: sides no view showed and the

@@ -22,7 +22,15 @@ Rule (per pixel, from the rendered distributions):
 5. a 3D instance covering too little of the views' pixels is dropped, and its
    pixels take their most likely stuff class (not a part split off a slot: the
    field labelled it apart from the rest of its slot, so it is an object; nor one
-   that several views show: a small object at the back of a room, not a speckle).
+   that several views show: a small object at the back of a room, not a speckle);
+6. a thing pixel whose rendered surface point lies beyond its instance's reach of the
+   instance's surface points over the training views is not that object: it takes its
+   most likely stuff class. The class field is blurry at the scale of chair legs and
+   thin stands, so floor between legs, wall beside a lamp stand and haze near a camera
+   read as a thing whose surface is elsewhere. Only instances the views sampled densely
+   (``POINTS_PER_PART`` points or more) are tested: a small object at the back of a
+   room has a few points on the face the views showed, and its other faces lie beyond
+   their reach.
 The table (``InstanceTable``, built by ``instance_table``) is made once per trained
 run over its training views and stored in the checkpoint. Instance ids are global to
 the scene, so the same object keeps its id in every view, video and command.
@@ -42,6 +50,10 @@ KEEP_CLASS = -2
 """Instance table entry: leave the pixels' classes as they are (no post-processing known yet)."""
 DROP_INSTANCE = -1
 """Instance table entry: too small, the pixels become their most likely stuff class."""
+POINTS_PER_PART = 256
+"""Surface points the table keeps per 3D instance (``instance_table``): pixels of a split slot take the id of the
+part with the nearest one, and a label beyond an instance's reach of them is not that object (rule 6; only for an
+instance with this many points or more, which the views sampled densely)."""
 
 
 @dataclass
@@ -72,8 +84,9 @@ class InstanceTable:
     """[P] long 3D instance id of each point."""
     reach: Optional[Tensor] = None
     """[N] float per id: how far from its stored points a sample may lie and still be part of the instance (inf
-    where nothing is known; None: no limit). A *sample* that reads as an instance beyond its reach (a faint floater
-    near a camera, say) is part of no object (``sample_membership``)."""
+    where nothing is known; None: no limit). A pixel whose surface point reads as a densely sampled instance beyond
+    its reach takes its stuff class (rule 6); a *sample* that does (a faint floater near a camera, say) is part of no
+    object (``sample_membership``)."""
     same_as: Optional[Tensor] = None
     """[N] long per id: the 3D instance it is one object with (the smallest id of instances the 2D masks join,
     ``mask_joins``; itself when alone). Pixels take that id. None: every id is its own instance."""
@@ -111,9 +124,12 @@ def infer_panoptic(
     thing_mask: Tensor,
     table: Optional[InstanceTable] = None,
     points: Optional[Tensor] = None,
+    beyond_reach_is_stuff: bool = True,
 ) -> PanopticPrediction:
     """Panoptic labels of rendered distributions [..., C] and [..., K]. With the run's ``table``, slots are split
-    into their parts by the rendered surface ``points`` ([..., 3]) and instances take their classes."""
+    into their parts by the rendered surface ``points`` ([..., 3]), instances take their classes and, with
+    ``beyond_reach_is_stuff``, thing labels beyond the reach of a densely sampled instance become stuff (rule 6;
+    ``sample_membership`` marks such samples part of no object instead)."""
     thing_mask = thing_mask.to(semantic_probs.device)
     class_prob, semantics = semantic_probs.max(dim=-1)
     slot_prob, slot = instance_probs.max(dim=-1)
@@ -131,7 +147,10 @@ def infer_panoptic(
         prediction.instance = nearest_parts(prediction.instance, points, table, split_slots(table))
     if table.same_as is not None:
         prediction.instance = table.same_as.to(prediction.instance.device)[prediction.instance]
-    return apply_instance_classes(prediction, table.classes)
+    prediction = apply_instance_classes(prediction, table.classes)
+    if points is not None and beyond_reach_is_stuff and table.reach is not None:
+        prediction = to_stuff(prediction, beyond_reach(prediction.instance, points, table, POINTS_PER_PART))
+    return prediction
 
 
 def split_slots(table: InstanceTable) -> List[int]:
@@ -164,16 +183,47 @@ def apply_instance_classes(prediction: PanopticPrediction, instance_classes: Ten
     the instance is dropped."""
     table = instance_classes.to(prediction.instance.device)[prediction.instance]
     on_instance = prediction.instance != STUFF_INSTANCE
-    drop = on_instance & (table == DROP_INSTANCE) & (prediction.fallback >= 0)
     relabel = on_instance & (table >= 0)
-    semantics = torch.where(relabel, table, prediction.semantics)
+    prediction = dataclasses.replace(prediction, semantics=torch.where(relabel, table, prediction.semantics))
+    return to_stuff(prediction, on_instance & (table == DROP_INSTANCE))
+
+
+def to_stuff(prediction: PanopticPrediction, where: Tensor) -> PanopticPrediction:
+    """The prediction with the pixels ``where`` [...] given their most likely stuff class and no instance (where the
+    label set has a stuff class)."""
+    where = where & (prediction.fallback >= 0)
     return PanopticPrediction(
-        semantics=torch.where(drop, prediction.fallback, semantics),
-        instance=torch.where(drop, torch.full_like(prediction.instance, STUFF_INSTANCE), prediction.instance),
-        confidence=torch.where(drop, prediction.fallback_confidence, prediction.confidence),
+        semantics=torch.where(where, prediction.fallback, prediction.semantics),
+        instance=prediction.instance.masked_fill(where, STUFF_INSTANCE),
+        confidence=torch.where(where, prediction.fallback_confidence, prediction.confidence),
         fallback=prediction.fallback,
         fallback_confidence=prediction.fallback_confidence,
     )
+
+
+def beyond_reach(instance: Tensor, positions: Tensor, table: InstanceTable, min_points: int = 0) -> Tensor:
+    """[...] bool: labels whose instance ([...], positions [..., 3]) has no stored point within its reach (a joined
+    instance's points are all its members'); only instances with at least ``min_points`` stored points are tested."""
+    flat, flat_positions = instance.reshape(-1), positions.reshape(-1, 3)
+    outside = torch.zeros_like(flat, dtype=torch.bool)
+    reach = table.reach.to(flat.device)
+    point_ids = table.point_ids.to(flat.device)
+    if table.same_as is not None:
+        point_ids = table.same_as.to(flat.device)[point_ids]
+    for instance_id in flat.unique().tolist():
+        if instance_id == STUFF_INSTANCE or not torch.isfinite(reach[instance_id]):
+            continue
+        stored = table.points.to(flat_positions)[point_ids == instance_id]
+        if len(stored) < min_points:
+            continue
+        samples = torch.nonzero(flat == instance_id).squeeze(-1)
+        for chunk in samples.split(8192):
+            if len(stored) == 0:
+                outside[chunk] = True
+                continue
+            nearest = torch.cdist(flat_positions[chunk].float(), stored.float()).min(dim=-1).values
+            outside[chunk] = nearest > reach[instance_id]
+    return outside.reshape(instance.shape)
 
 
 def instance_class_counts(prediction: PanopticPrediction, num_ids: int, num_classes: int) -> Tensor:

@@ -36,6 +36,7 @@ from panoptic_nerfstudio.inference.panoptic_rule import (
     STUFF_INSTANCE,
     InstanceTable,
     PanopticPrediction,
+    beyond_reach,
     infer_panoptic,
 )
 
@@ -61,6 +62,7 @@ def sample_labels(
         thing_mask,
         table,
         positions,
+        beyond_reach_is_stuff=False,
     )
     if table is None or table.reach is None:
         return labels
@@ -68,29 +70,6 @@ def sample_labels(
     labels.instance = labels.instance.masked_fill(outside, STUFF_INSTANCE)
     labels.semantics = labels.semantics.masked_fill(outside, NO_OBJECT)
     return labels
-
-
-def beyond_reach(instance: Tensor, positions: Tensor, table: InstanceTable) -> Tensor:
-    """[...] bool: samples whose instance ([...], positions [..., 3]) has no stored point within its reach (a joined
-    instance's points are all its members')."""
-    flat, flat_positions = instance.reshape(-1), positions.reshape(-1, 3)
-    outside = torch.zeros_like(flat, dtype=torch.bool)
-    reach = table.reach.to(flat.device)
-    point_ids = table.point_ids.to(flat.device)
-    if table.same_as is not None:
-        point_ids = table.same_as.to(flat.device)[point_ids]
-    for instance_id in flat.unique().tolist():
-        if instance_id == STUFF_INSTANCE or not torch.isfinite(reach[instance_id]):
-            continue
-        stored = table.points.to(flat_positions)[point_ids == instance_id]
-        samples = torch.nonzero(flat == instance_id).squeeze(-1)
-        for chunk in samples.split(8192):
-            if len(stored) == 0:
-                outside[chunk] = True
-                continue
-            nearest = torch.cdist(flat_positions[chunk].float(), stored.float()).min(dim=-1).values
-            outside[chunk] = nearest > reach[instance_id]
-    return outside.reshape(instance.shape)
 
 
 def _as_tensor(values: Sequence[int] | Tensor, device: torch.device) -> Tensor:

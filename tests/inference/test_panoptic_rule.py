@@ -5,6 +5,7 @@ from nerfstudio.cameras.cameras import Cameras
 from panoptic_nerfstudio.inference.panoptic_rule import (
     DROP_INSTANCE,
     KEEP_CLASS,
+    POINTS_PER_PART,
     InstanceTable,
     PanopticPrediction,
     apply_instance_classes,
@@ -63,6 +64,38 @@ def test_without_stuff_classes_nothing_is_dropped():
     table = _table([DROP_INSTANCE] * 3)
     pred = infer_panoptic(_probs([[0.3, 0.7]]), _probs([[0.1, 0.9]]), torch.tensor([True, True]), table)
     assert pred.instance.tolist() == [2] and pred.semantics.tolist() == [1]
+
+
+def _surface_table(points_per_instance):
+    """Chair instances 1 and 2 (slots 0 and 1), each with this many stored points on a 0.1-wide square at x = 0 and
+    x = 5, reach 0.5."""
+    table = _table([KEEP_CLASS, 2, 2])
+    square = torch.rand(points_per_instance, 3, generator=torch.Generator().manual_seed(0)) * 0.1
+    table.points = torch.cat([square, square + 5])
+    table.point_ids = torch.tensor([1] * points_per_instance + [2] * points_per_instance)
+    table.reach = torch.tensor([float("inf"), 0.5, 0.5])
+    return table
+
+
+def test_a_thing_pixel_beyond_its_instance_reach_takes_its_stuff_class():
+    # Four chair pixels of slot 0: on its surface, just within reach, beyond it (floor under the haze), and on the
+    # surface of instance 2 far away; one floor pixel.
+    semantics = _probs([[0.1, 0.2, 0.7]] * 3 + [[0.3, 0.2, 0.5], [0.1, 0.8, 0.1]])
+    slots = _probs([[0.9, 0.1]] * 5)
+    points = torch.tensor([[0.05, 0.05, 0.05], [0.5, 0.05, 0.05], [0.05, 1.0, 0.05], [5.05, 5.05, 5.05], [0, 0, 0]])
+    dense = infer_panoptic(semantics, slots, THINGS, _surface_table(POINTS_PER_PART), points)
+    assert dense.instance.tolist() == [1, 1, 0, 0, 0]
+    assert dense.semantics.tolist() == [2, 2, 1, 0, 1]  # the most likely stuff class of each, not a third class
+    assert torch.allclose(dense.confidence[2:4], torch.tensor([0.2, 0.3]))
+    # An instance the views sampled sparsely (a small object at the back of a room) is not tested: its faces the
+    # views did not show lie beyond the reach of its few points.
+    sparse = infer_panoptic(semantics, slots, THINGS, _surface_table(POINTS_PER_PART - 1), points)
+    assert sparse.instance.tolist() == [1, 1, 1, 1, 0]
+    # Without surface points, or told to leave it (per-sample labels mark such samples part of no object instead).
+    assert infer_panoptic(semantics, slots, THINGS, _surface_table(POINTS_PER_PART)).instance.tolist() == [1] * 4 + [0]
+    table = _surface_table(POINTS_PER_PART)
+    kept = infer_panoptic(semantics, slots, THINGS, table, points, beyond_reach_is_stuff=False)
+    assert kept.instance.tolist() == [1, 1, 1, 1, 0]
 
 
 def test_resolution_takes_majority_classes_and_drops_small_instances():
