@@ -1,25 +1,17 @@
 """``benchmarks/gpu.py`` (time to quality on a GPU): its command line, its refusal without CUDA, and a dry run on CPU
 at tiny size. No GPU has run it here."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.benchmark_scripts import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def gpu_benchmark():
-    spec = importlib.util.spec_from_file_location("gpu_benchmark", REPO / "benchmarks" / "gpu.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks itself up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    yield from benchmark_module("gpu")
 
 
 def test_command_line(gpu_benchmark, tmp_path):

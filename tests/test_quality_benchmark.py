@@ -1,7 +1,6 @@
 """``benchmarks/quality.py`` measures the code of the checkout it lies in, not whichever copy of the package is
 installed: an editable install of another worktree once made a recalibration measure the old code."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -9,17 +8,12 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.benchmark_scripts import REPO, benchmark_module
 
 
 @pytest.fixture(scope="module")
 def quality_benchmark():
-    spec = importlib.util.spec_from_file_location("quality_benchmark", REPO / "benchmarks" / "quality.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look themselves up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    yield from benchmark_module("quality")
 
 
 def test_runs_import_this_checkout(quality_benchmark, monkeypatch, tmp_path):
