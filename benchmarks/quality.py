@@ -52,6 +52,7 @@ ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "unbounded fields (logits rendered)": ("--pipeline.model.bounded-fields", "False"),
     "no spatial split of slots": ("--pipeline.model.split-slots", "False"),
     "no split of slots by the 2D masks": ("--pipeline.model.split-by-masks", "False"),
+    "thing pixels beyond reach stay things (no rule 6)": ("--pipeline.model.stuff-beyond-reach", "False"),
     "far plane 1000 (nerfacto's)": ("--pipeline.model.far-plane", "1000"),
     "near plane 0 when rendering (nerfstudio's)": ("--pipeline.model.keep-near-plane", "False"),
     "class head also on the backbone's features": ("--pipeline.model.heads.semantic-reads-backbone", "True"),

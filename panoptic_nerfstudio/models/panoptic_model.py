@@ -118,6 +118,9 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     min_segment_area: float = 0.001
     """Per rendered image: connected pieces of one label covering less than this fraction of the image take the label
     of their nearest larger piece (speckle clean-up; 0: off). Full images only, not single rays (click, points)."""
+    stuff_beyond_reach: bool = True
+    """A thing pixel beyond its densely sampled 3D instance's reach of its surface points takes its most likely stuff
+    class (rule 6, ``inference/panoptic_rule.py``: floor between chair legs). False: it stays the thing (ablation)."""
 
 
 class PanopticLiftingModel(NerfactoModel):
@@ -328,9 +331,9 @@ class PanopticLiftingModel(NerfactoModel):
     def infer(self, outputs: Dict[str, Tensor]) -> PanopticPrediction:
         """Labels of rendered distributions: the one inference rule with the run's instance table (and, on full
         images, the small-segment clean-up)."""
-        prediction = infer_panoptic(
-            outputs["semantics"], outputs["instances"], self.thing_mask, self.instance_table, outputs["surface_points"]
-        )
+        table, points = self.instance_table, outputs["surface_points"]
+        prediction = infer_panoptic(outputs["semantics"], outputs["instances"], self.thing_mask, table, points,
+                                    beyond_reach_is_stuff=self.config.stuff_beyond_reach)  # fmt: skip
         pixels = prediction.semantics.numel()
         return remove_small_segments(prediction, round(self.config.min_segment_area * pixels))
 

@@ -119,6 +119,7 @@ def relabel_edited(model: "PanopticLiftingModel", edits: SceneEdits, outputs: Di
         model.thing_mask,
         left.table,
         outputs["surface_points"],
+        beyond_reach_is_stuff=model.config.stuff_beyond_reach,
     )
     outputs.update(model.labelled_images(prediction))
 

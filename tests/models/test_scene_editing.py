@@ -4,6 +4,7 @@ import torch
 
 from nerfstudio.models.nerfacto import NerfactoModel
 
+from panoptic_nerfstudio.inference.panoptic_rule import KEEP_CLASS, POINTS_PER_PART, InstanceTable
 from panoptic_nerfstudio.inference.scene_edits import SceneEdits
 from panoptic_nerfstudio.models.nerfacto_pass import nerfacto_pass
 from panoptic_nerfstudio.models.scene_editing import relabel_edited, sample_edit, scene_edits, set_scene_edits
@@ -127,3 +128,31 @@ def test_a_pixel_is_labelled_among_what_the_edits_leave():
     assert outputs["instance_id"].reshape(-1).tolist() == [2.0, 0.0]  # the next slot, as if slot 0 were never there
     relabel_edited(model, SceneEdits(remove_classes=(WALL,)), outputs)
     assert outputs["class_id"].reshape(-1).tolist() == [5.0, 2.0]  # chair, then floor instead of the wall
+
+
+def test_a_thing_pixel_beyond_its_instance_reach_is_stuff_in_every_labelling_unless_switched_off():
+    """Rule 6 in ``model.infer`` and in the labels of an edited render, and ``stuff_beyond_reach`` turning it off."""
+    model = make_model(num_instance_slots=4).eval()
+    model.set_instance_table(
+        InstanceTable(
+            classes=torch.tensor([KEEP_CLASS, 2] + [KEEP_CLASS] * 3),  # instance 1: a chair
+            slots=torch.arange(-1, 4),
+            points=torch.rand(POINTS_PER_PART, 3, generator=torch.Generator().manual_seed(0)) * 0.1,
+            point_ids=torch.ones(POINTS_PER_PART, dtype=torch.long),
+            reach=torch.tensor([float("inf"), 0.5] + [float("inf")] * 3),
+            same_as=torch.arange(5),
+        )
+    )
+    outputs = {  # two chair pixels of slot 0: one on the chair's surface, one 2 units off it (floor beside it)
+        "semantics": torch.tensor([[[0.2, 0.1, 0.7]], [[0.1, 0.2, 0.7]]]),
+        "instances": torch.tensor([[[0.9, 0.05, 0.03, 0.02]]] * 2),
+        "surface_points": torch.tensor([[[0.05, 0.05, 0.05]], [[0.05, 2.0, 0.05]]]),
+    }
+    labels = model.infer(outputs)
+    assert labels.instance.reshape(-1).tolist() == [1, 0] and labels.semantics.reshape(-1).tolist() == [2, 1]
+    relabel_edited(model, SceneEdits(remove_instances=(2,)), outputs)
+    assert outputs["instance_id"].reshape(-1).tolist() == [1.0, 0.0]
+    model.config.stuff_beyond_reach = False
+    assert model.infer(outputs).instance.reshape(-1).tolist() == [1, 1]
+    relabel_edited(model, SceneEdits(remove_instances=(2,)), outputs)
+    assert outputs["instance_id"].reshape(-1).tolist() == [1.0, 1.0]
