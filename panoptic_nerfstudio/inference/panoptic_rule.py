@@ -204,24 +204,25 @@ def to_stuff(prediction: PanopticPrediction, where: Tensor) -> PanopticPredictio
 def beyond_reach(instance: Tensor, positions: Tensor, table: InstanceTable, min_points: int = 0) -> Tensor:
     """[...] bool: labels whose instance ([...], positions [..., 3]) has no stored point within its reach (a joined
     instance's points are all its members'); only instances with at least ``min_points`` stored points are tested."""
-    flat, flat_positions = instance.reshape(-1), positions.reshape(-1, 3)
+    flat, flat_positions = instance.reshape(-1), positions.reshape(-1, 3).float()
     outside = torch.zeros_like(flat, dtype=torch.bool)
     reach = table.reach.to(flat.device)
+    all_stored = table.points.to(flat_positions)  # once, not per instance: this runs on every rendered image
     point_ids = table.point_ids.to(flat.device)
     if table.same_as is not None:
         point_ids = table.same_as.to(flat.device)[point_ids]
     for instance_id in flat.unique().tolist():
         if instance_id == STUFF_INSTANCE or not torch.isfinite(reach[instance_id]):
             continue
-        stored = table.points.to(flat_positions)[point_ids == instance_id]
+        stored = all_stored[point_ids == instance_id]
         if len(stored) < min_points:
             continue
         samples = torch.nonzero(flat == instance_id).squeeze(-1)
+        if len(stored) == 0:
+            outside[samples] = True
+            continue
         for chunk in samples.split(8192):
-            if len(stored) == 0:
-                outside[chunk] = True
-                continue
-            nearest = torch.cdist(flat_positions[chunk].float(), stored.float()).min(dim=-1).values
+            nearest = torch.cdist(flat_positions[chunk], stored).min(dim=-1).values
             outside[chunk] = nearest > reach[instance_id]
     return outside.reshape(instance.shape)
 
