@@ -37,12 +37,8 @@ from panoptic_nerfstudio.fields.instance_embedding import (
 from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
 from panoptic_nerfstudio.inference.embedding_clusters import calibrate_contrastive
 from panoptic_nerfstudio.inference.instance_table import InputMasks, input_masks, instance_table_over_views
-from panoptic_nerfstudio.inference.panoptic_rule import (
-    DROP_INSTANCE,
-    InstanceTable,
-    PanopticPrediction,
-    infer_panoptic,
-)
+from panoptic_nerfstudio.inference.edge_aware_refinement import EdgeAwareRefinementConfig, refined_semantics
+from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, InstanceTable, PanopticPrediction, infer_panoptic
 from panoptic_nerfstudio.inference.small_segments import remove_small_segments
 from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict
 from panoptic_nerfstudio.model_components.instance_assignment import instance_loss
@@ -121,6 +117,9 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     stuff_beyond_reach: bool = True
     """A thing pixel beyond its densely sampled 3D instance's reach of its surface points takes its most likely stuff
     class (rule 6, ``inference/panoptic_rule.py``: floor between chair legs). False: it stays the thing (ablation)."""
+    edge_aware_refinement: EdgeAwareRefinementConfig = field(default_factory=EdgeAwareRefinementConfig)
+    """Per rendered image, before the rule: the class distribution refined by the rendered colour and depth (a few
+    mean-field steps of a dense CRF), so that a class bleeding across an object's outline goes back to its side."""
 
 
 class PanopticLiftingModel(NerfactoModel):
@@ -330,9 +329,10 @@ class PanopticLiftingModel(NerfactoModel):
 
     def infer(self, outputs: Dict[str, Tensor]) -> PanopticPrediction:
         """Labels of rendered distributions: the one inference rule with the run's instance table (and, on full
-        images, the small-segment clean-up)."""
+        images, the edge-aware refinement of the classes before it and the small-segment clean-up after it)."""
         table, points = self.instance_table, outputs["surface_points"]
-        prediction = infer_panoptic(outputs["semantics"], outputs["instances"], self.thing_mask, table, points,
+        semantics = refined_semantics(outputs, self.config.edge_aware_refinement)
+        prediction = infer_panoptic(semantics, outputs["instances"], self.thing_mask, table, points,
                                     beyond_reach_is_stuff=self.config.stuff_beyond_reach)  # fmt: skip
         pixels = prediction.semantics.numel()
         return remove_small_segments(prediction, round(self.config.min_segment_area * pixels))

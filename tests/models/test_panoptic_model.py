@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from panoptic_nerfstudio.model_components.segmentation_renderers import render_distribution
+from tests.inference.test_edge_aware_refinement import two_surfaces
 from tests.models.conftest import CLASSES, make_model, make_rays
 
 
@@ -124,3 +125,16 @@ def test_the_opacity_loss_is_off_by_default_and_otherwise_trains_density_from_it
     loss.backward()
     density_grads = [p.grad for p in model.field.mlp_base.parameters() if p.grad is not None]
     assert any(torch.count_nonzero(g) > 0 for g in density_grads)
+
+
+def test_labels_of_a_full_image_come_from_the_refined_classes_unless_refinement_is_off():
+    """``model.infer`` refines the class distribution by the rendered colour and depth before the rule."""
+    outputs, truth = two_surfaces()  # classes 0 and 1: the toy table's wall and floor (stuff: no instance table)
+    outputs["semantics"] = torch.cat([outputs["semantics"], torch.zeros(*truth.shape, 1)], dim=-1)
+    outputs["instances"] = torch.full((*truth.shape, 4), 0.25)
+    outputs["surface_points"] = torch.zeros(*truth.shape, 3)
+    model = make_model(num_instance_slots=4).eval()
+    assert torch.equal(model.infer(outputs).semantics, truth)
+    model.config.edge_aware_refinement.enabled = False
+    assert torch.equal(model.infer(outputs).semantics, outputs["semantics"].argmax(-1))
+    assert not torch.equal(outputs["semantics"].argmax(-1), truth)
