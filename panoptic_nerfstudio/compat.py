@@ -24,14 +24,21 @@
    every frame's source through every loaded module: about 7 s of each command's start here.
    :func:`fast_external_method_stubs` answers the same question from the frame itself.
 
-Nothing here runs on ``import panoptic_nerfstudio``: the model calls 1 to 4 when it is built, which nerfstudio
-does before it loads a checkpoint or renders; 5 runs when nerfstudio loads our method specifications (the entry
-points of ``method_configs``), just before it builds those stubs.
+6. A run's ``config.yml`` is the pickled config of its day: nerfstudio loads it with ``yaml.Loader``, which
+   restores the saved fields and never calls ``__init__``, so a config field added since has no value, and a nested
+   config (a ``default_factory`` field, which has no class attribute) raises ``AttributeError`` on first use.
+   :func:`complete_config` gives such fields their defaults, so older runs load with newer code.
+
+Nothing here runs on ``import panoptic_nerfstudio``: the model calls 1 to 4 when it is built and the pipeline
+calls 6 before it builds the model, which nerfstudio does before it loads a checkpoint or renders; 5 runs when
+nerfstudio loads our method specifications (the entry points of ``method_configs``), just before it builds those
+stubs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -177,3 +184,17 @@ def fast_external_method_stubs() -> None:
 
     __post_init__._frame_check = True  # type: ignore[attr-defined]
     stub.__post_init__ = __post_init__  # type: ignore[method-assign]
+
+
+def complete_config(config: Any) -> None:
+    """Give every dataclass field ``config`` lacks (and those of its nested configs) its default, in place: a config
+    loaded from an older run's ``config.yml`` has only the fields of its day."""
+    for spec in dataclasses.fields(config):
+        if spec.name not in vars(config):
+            if spec.default_factory is not dataclasses.MISSING:
+                setattr(config, spec.name, spec.default_factory())
+            elif spec.default is not dataclasses.MISSING:
+                setattr(config, spec.name, spec.default)
+        value = getattr(config, spec.name, None)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            complete_config(value)

@@ -15,7 +15,7 @@ import torch
 
 from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
 
-from panoptic_nerfstudio.compat import single_tcnn_notice
+from panoptic_nerfstudio.compat import complete_config, single_tcnn_notice
 from panoptic_nerfstudio.evaluation.semantic_metrics import iou_from_confusion
 
 
@@ -28,6 +28,7 @@ class PanopticPipelineConfig(VanillaPipelineConfig):
 
 class PanopticPipeline(VanillaPipeline):
     def __init__(self, config: PanopticPipelineConfig, *args: Any, **kwargs: Any):
+        complete_config(config)  # an older run's config.yml lacks the config fields added since
         # Every command builds its model here: without tinycudann, one notice instead of nerfstudio's per module.
         with single_tcnn_notice(config.model.implementation):
             super().__init__(config, *args, **kwargs)
