@@ -19,6 +19,8 @@ from typing import List
 from rich.console import Console
 from rich.table import Table
 
+import this_checkout  # noqa: F401  (first: this checkout's package, not an installed copy)
+
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.evaluation.scene_evaluation import evaluate_scene
 from panoptic_nerfstudio.inference.instance_table import input_masks

@@ -33,6 +33,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+import this_checkout  # noqa: F401  (first: this checkout's package, not an installed copy)
+
 RESULTS = "time_to_quality.json"
 
 

@@ -35,6 +35,8 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
+import this_checkout  # noqa: F401  (first: this checkout's package, not an installed copy)
+
 from panoptic_nerfstudio.cli.demo_data_command import parse_size
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from panoptic_nerfstudio.data.panoptic_datamanager import PanopticDataManagerConfig

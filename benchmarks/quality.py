@@ -36,10 +36,9 @@ from typing import Dict, List, Optional, Tuple
 from rich.console import Console
 from rich.table import Table
 
-CHECKOUT = Path(__file__).resolve().parent.parent
-"""The checkout this benchmark lies in: its scenes, runs and evaluations use this checkout's code, whichever copy of
-the package is installed (an editable install may point at another worktree)."""
-sys.path[:0] = [str(CHECKOUT), str(Path(__file__).parent)]
+sys.path.insert(0, str(Path(__file__).parent))  # (when loaded as a module by the tests)
+from this_checkout import CHECKOUT, environment  # noqa: E402  (first: this checkout's package, not an installed one)
+
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene  # noqa: E402
 from quality_pictures import write_scene_picture  # noqa: E402
 
@@ -102,9 +101,8 @@ class Run:
 
 def run_environment(threads: int) -> Dict[str, str]:
     """The environment of a run's commands: one torch thread per core given to the run (oversubscribed threads slow
-    CPU training several-fold), and this checkout's package first on the path (``CHECKOUT``)."""
-    path = os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONPATH": path}
+    CPU training several-fold), and this checkout's package first on the path (``this_checkout``)."""
+    return environment(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
 
 def bin_path(tool: str) -> str:

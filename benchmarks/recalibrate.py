@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+import this_checkout  # noqa: F401  (first: this checkout's package, not an installed copy)
+
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.inference.instance_table import input_masks
 

@@ -32,6 +32,8 @@ from rich.table import Table
 from nerfstudio.models.nerfacto import NerfactoModelConfig
 from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 
+import this_checkout  # (first: this checkout's package, not an installed copy)
+
 from panoptic_nerfstudio.compat import without_lpips
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from panoptic_nerfstudio.method_configs import panoptic_lifting_lite_config
@@ -111,7 +113,7 @@ def peak_training_memory(scene: Path, steps: int, out: Path) -> float:
     subprocess.run(
         [str(ns_train), "panoptic-lifting-lite", "--data", str(scene), "--output-dir", str(out),
          "--max-num-iterations", str(steps), "--viewer.quit-on-train-completion", "True", "--vis", "tensorboard"],
-        check=True, capture_output=True,
+        check=True, capture_output=True, env=this_checkout.environment(),
     )
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
 

@@ -13,6 +13,8 @@ def benchmark_module(script: str) -> Iterator[ModuleType]:
     """``benchmarks/<script>.py`` as a module, registered in ``sys.modules`` while in use (its dataclasses look
     themselves up there); a generator, for a pytest fixture to yield from."""
     name = f"{script}_benchmark"
+    if str(REPO / "benchmarks") not in sys.path:  # as when run as a script: the modules beside it importable
+        sys.path.append(str(REPO / "benchmarks"))
     spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{script}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
