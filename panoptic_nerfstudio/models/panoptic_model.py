@@ -118,8 +118,7 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     """A thing pixel beyond its densely sampled 3D instance's reach of its surface points takes its most likely stuff
     class (rule 6, ``inference/panoptic_rule.py``: floor between chair legs). False: it stays the thing (ablation)."""
     edge_aware_refinement: EdgeAwareRefinementConfig = field(default_factory=EdgeAwareRefinementConfig)
-    """Per rendered image, before the rule: the class distribution refined by the rendered colour and depth (a few
-    mean-field steps of a dense CRF), so that a class bleeding across an object's outline goes back to its side."""
+    """Per rendered image, before the rule: classes refined by the rendered colour and depth (dense-CRF steps)."""
 
 
 class PanopticLiftingModel(NerfactoModel):
@@ -327,10 +326,11 @@ class PanopticLiftingModel(NerfactoModel):
         edit_labelled_outputs(self, outputs)  # scene edits hook: isolated objects on their background
         return outputs
 
-    def infer(self, outputs: Dict[str, Tensor]) -> PanopticPrediction:
-        """Labels of rendered distributions: the one inference rule with the run's instance table (and, on full
-        images, the edge-aware refinement of the classes before it and the small-segment clean-up after it)."""
-        table, points = self.instance_table, outputs["surface_points"]
+    def infer(self, outputs: Dict[str, Tensor], table: Optional[InstanceTable] = None) -> PanopticPrediction:
+        """Labels of rendered distributions: the one inference rule with the run's instance table, or with ``table``
+        (an edit's, ``relabel_edited``); on full images, the edge-aware refinement of the classes before the rule and
+        the small-segment clean-up after it."""
+        table, points = self.instance_table if table is None else table, outputs["surface_points"]
         semantics = refined_semantics(outputs, self.config.edge_aware_refinement)
         prediction = infer_panoptic(semantics, outputs["instances"], self.thing_mask, table, points,
                                     beyond_reach_is_stuff=self.config.stuff_beyond_reach)  # fmt: skip

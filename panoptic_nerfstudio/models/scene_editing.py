@@ -10,8 +10,8 @@
   the unedited density, so they may place samples on a removed object; those samples weigh nothing.
   Isolated objects are composited on the edits' background (unless the viewer overrides the background).
 - ``edit_labelled_outputs`` follows the labelling in ``get_outputs_for_camera_ray_bundle``. After a removal or
-  isolation the pixels are labelled again by the same rule, choosing only among the classes, slots and parts the
-  edits leave (``remaining_labels``): a rendered slot distribution is a mixture, and the samples left on a ray
+  isolation the pixels are labelled again by ``model.infer`` (the refinement, the rule and the clean-up, as every
+  render), choosing only among the classes, slots and parts the edits leave (``remaining_labels``): a rendered slot distribution is a mixture, and the samples left on a ray
   (stuff above all, whose slots no loss trains) leak some mass to every slot, a removed one included. When
   isolating, pixels the isolated objects do not cover (accumulation < 0.5) show the background in the color
   maps and carry no label (``instance_id`` 0, ``class_id`` -1, ``confidence`` 0).
@@ -32,7 +32,6 @@ from nerfstudio.cameras.rays import RayBundle, RaySamples
 from nerfstudio.field_components.field_heads import FieldHeadNames
 from nerfstudio.model_components import renderers
 
-from panoptic_nerfstudio.inference.panoptic_rule import infer_panoptic
 from panoptic_nerfstudio.inference.sample_membership import sample_labels
 from panoptic_nerfstudio.inference.scene_edits import SceneEdits, kept_samples, remaining_labels, tinted_colors
 from panoptic_nerfstudio.models.nerfacto_pass import NerfactoPass, SampleEdit, nerfacto_pass
@@ -111,17 +110,12 @@ def _keep(probs: Tensor, keep: Tensor) -> Tensor:
 
 
 def relabel_edited(model: "PanopticLiftingModel", edits: SceneEdits, outputs: Dict[str, Tensor]) -> None:
-    """Label the pixels of an edited render by the rule among what the edits leave (``remaining_labels``)."""
+    """Label the pixels of an edited render among what the edits leave (``remaining_labels``), as ``model.infer``
+    labels every render (the refinement, the rule and the clean-up alike)."""
     left = remaining_labels(edits, model.instance_table, len(model.classes), model.num_instance_columns)
-    prediction = infer_panoptic(
-        _keep(outputs["semantics"], left.classes),
-        _keep(outputs["instances"], left.slots),
-        model.thing_mask,
-        left.table,
-        outputs["surface_points"],
-        beyond_reach_is_stuff=model.config.stuff_beyond_reach,
-    )
-    outputs.update(model.labelled_images(prediction))
+    semantics, instances = _keep(outputs["semantics"], left.classes), _keep(outputs["instances"], left.slots)
+    kept = dict(outputs, semantics=semantics, instances=instances)
+    outputs.update(model.labelled_images(model.infer(kept, table=left.table)))
 
 
 def edit_labelled_outputs(model: "PanopticLiftingModel", outputs: Dict[str, Tensor]) -> None:

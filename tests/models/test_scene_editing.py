@@ -8,6 +8,7 @@ from panoptic_nerfstudio.inference.panoptic_rule import KEEP_CLASS, POINTS_PER_P
 from panoptic_nerfstudio.inference.scene_edits import SceneEdits
 from panoptic_nerfstudio.models.nerfacto_pass import nerfacto_pass
 from panoptic_nerfstudio.models.scene_editing import relabel_edited, sample_edit, scene_edits, set_scene_edits
+from tests.inference.test_edge_aware_refinement import two_surfaces
 from tests.models.conftest import make_model, make_rays
 
 WALL, CHAIR = 0, 2  # dense indices of tests/models/conftest.py's CLASSES
@@ -156,3 +157,16 @@ def test_a_thing_pixel_beyond_its_instance_reach_is_stuff_in_every_labelling_unl
     assert model.infer(outputs).instance.reshape(-1).tolist() == [1, 1]
     relabel_edited(model, SceneEdits(remove_instances=(2,)), outputs)
     assert outputs["instance_id"].reshape(-1).tolist() == [1.0, 1.0]
+
+
+def test_an_edited_render_is_labelled_as_every_render_is_refined_classes_included():
+    """``relabel_edited`` goes through ``model.infer``: the labels an edit leaves alone are those of the unedited
+    render (here the edge-aware refinement moves two bleeding columns back, in both)."""
+    outputs, truth = two_surfaces()  # classes 0 and 1: the toy table's wall and floor
+    outputs["semantics"] = torch.cat([outputs["semantics"], torch.zeros(*truth.shape, 1)], dim=-1)
+    outputs["instances"] = torch.full((*truth.shape, 4), 0.25)
+    outputs["surface_points"] = torch.zeros(*truth.shape, 3)
+    model = make_model(num_instance_slots=4).eval()
+    assert not torch.equal(outputs["semantics"].argmax(-1), truth)  # as rendered
+    relabel_edited(model, SceneEdits(remove_instances=(1,)), outputs)
+    assert torch.equal(outputs["class_id"][..., 0].long(), model.category_ids[truth])
