@@ -23,7 +23,7 @@ import this_checkout  # noqa: F401  (first: this checkout's package, not an inst
 
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.evaluation.scene_evaluation import evaluate_scene
-from panoptic_nerfstudio.inference.instance_table import input_masks
+from panoptic_nerfstudio.inference.instance_table import calibrate_from_dataset
 
 WAYS = {"joint": False, "per class": True}
 """``--pipeline.model.contrastive.cluster-per-class`` of each way."""
@@ -48,11 +48,10 @@ def compare(runs: List[Path], console: Console) -> Table:
         if model.config.instance_head != "contrastive":
             raise SystemExit(f"{run}: trained with the {model.config.instance_head} head, not the contrastive one")
         train = pipeline.datamanager.train_dataset
-        masks = input_masks(train)
         for way, per_class in WAYS.items():
             console.print(f"{run.name}: clustering ({way})")
             model.config.contrastive.cluster_per_class = per_class
-            model.calibrate_instances(train.cameras, masks=masks)  # as at a checkpoint save
+            calibrate_from_dataset(model, train)  # as at a checkpoint save
             evaluation = evaluate_scene(model, pipeline.datamanager.eval_dataset)
             metrics, errors = evaluation.metrics(), evaluation.instance_errors
             table.add_row(

@@ -124,12 +124,12 @@ class QualityClock:
 
     def score(self) -> Dict[str, float]:
         from panoptic_nerfstudio.evaluation.scene_evaluation import evaluate_scene
-        from panoptic_nerfstudio.inference.instance_table import input_masks
+        from panoptic_nerfstudio.inference.instance_table import calibrate_from_dataset
 
         pipeline = self.trainer.pipeline
         model = pipeline.model
         train = pipeline.datamanager.train_dataset
-        model.calibrate_instances(train.cameras, masks=input_masks(train))  # as at a checkpoint save
+        calibrate_from_dataset(model, train)  # as at a checkpoint save
         was_training = model.training
         model.eval()
         evaluation = evaluate_scene(model, pipeline.datamanager.eval_dataset)

@@ -23,7 +23,7 @@ import this_checkout  # noqa: F401  (first: this checkout's package, not an inst
 
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.evaluation.scene_evaluation import evaluate_scene
-from panoptic_nerfstudio.inference.instance_table import input_masks
+from panoptic_nerfstudio.inference.instance_table import calibrate_from_dataset
 
 COLUMNS = ("lifted_pq", "lifted_pq_things", "lifted_pq_stuff", "lifted_miou", "merges", "splits")
 
@@ -47,7 +47,7 @@ class RenderedOnce:
 def score_run(config: Path, areas: List[float], console: Console) -> Dict[float, Dict[str, float]]:
     _, pipeline, model, _ = load_panoptic_run(config, test_mode="test")
     train = pipeline.datamanager.train_dataset
-    model.calibrate_instances(train.cameras, masks=input_masks(train))  # as at a checkpoint save
+    calibrate_from_dataset(model, train)  # as at a checkpoint save
     dataset = pipeline.datamanager.eval_dataset
     model.eval()
     with torch.no_grad():

@@ -20,7 +20,7 @@ from rich.console import Console
 import this_checkout  # noqa: F401  (first: this checkout's package, not an installed copy)
 
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
-from panoptic_nerfstudio.inference.instance_table import input_masks
+from panoptic_nerfstudio.inference.instance_table import calibrate_from_dataset
 
 CALIBRATED = ("instance_", "heads.centre")
 """State entries calibration writes: the instance table's buffers and the contrastive head's centres and their
@@ -31,7 +31,7 @@ def recalibrate(config: Path) -> str:
     """Recalibrate one run in its latest checkpoint; returns a line saying what it now holds."""
     _, pipeline, model, checkpoint = load_panoptic_run(config, test_mode="test")
     dataset = pipeline.datamanager.train_dataset
-    model.calibrate_instances(dataset.cameras, masks=input_masks(dataset))
+    calibrate_from_dataset(model, dataset)
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     for key, value in model.state_dict().items():
         if key.startswith(CALIBRATED):

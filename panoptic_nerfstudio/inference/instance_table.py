@@ -112,6 +112,12 @@ def input_masks(dataset) -> InputMasks:
     return lambda index: dataset.store.frame_layers(index)["instance"][..., 0]
 
 
+def calibrate_from_dataset(model, dataset) -> int:
+    """Make ``model``'s instance table over a panoptic dataset's views with their 2D masks, as every checkpoint save
+    does (``calibrate_instances`` requires the masks said; this says them); returns the dropped instances."""
+    return model.calibrate_instances(dataset.cameras, masks=input_masks(dataset))
+
+
 def input_segments(masks: InputMasks, index: int, height: int, width: int) -> Tensor:
     """View ``index``'s input thing segments at a render of ``height`` x ``width`` (nearest pixel centre)."""
     full = masks(index)

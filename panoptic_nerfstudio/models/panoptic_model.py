@@ -36,7 +36,7 @@ from panoptic_nerfstudio.fields.instance_embedding import (
 )
 from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
 from panoptic_nerfstudio.inference.embedding_clusters import calibrate_contrastive
-from panoptic_nerfstudio.inference.instance_table import InputMasks, input_masks, instance_table_over_views
+from panoptic_nerfstudio.inference.instance_table import InputMasks, calibrate_from_dataset, instance_table_over_views
 from panoptic_nerfstudio.inference.edge_aware_refinement import EdgeAwareRefinementConfig, refined_semantics
 from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, InstanceTable, PanopticPrediction, infer_panoptic
 from panoptic_nerfstudio.inference.small_segments import remove_small_segments
@@ -229,8 +229,7 @@ class PanopticLiftingModel(NerfactoModel):
             def calibrate_before_save(step: int) -> None:
                 last = trainer._start_step + trainer.config.max_num_iterations - 1
                 if step == last or (step > 0 and step % trainer.config.steps_per_save == 0):
-                    masks = input_masks(dataset)  # the table is made on rank 0 and shared
-                    calibrate_on_rank_zero(self, lambda: self.calibrate_instances(dataset.cameras, masks=masks))
+                    calibrate_on_rank_zero(self, lambda: calibrate_from_dataset(self, dataset))  # shared by rank 0
 
             callbacks.append(TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], calibrate_before_save))
         return callbacks

@@ -4,7 +4,7 @@ import torch
 
 from nerfstudio.cameras.cameras import Cameras
 
-from panoptic_nerfstudio.inference.instance_table import ViewSamples, resolve_table
+from panoptic_nerfstudio.inference.instance_table import ViewSamples, calibrate_from_dataset, resolve_table
 from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, KEEP_CLASS, InstanceTable, infer_panoptic
 from tests.models.conftest import make_model
 
@@ -156,3 +156,25 @@ def test_a_small_far_group_of_another_class_never_takes_the_large_parts_class():
 def test_a_small_far_group_of_the_same_class_joins_the_large_part():
     table = resolve_table(_cabinet_and_far_small_object_in_one_slot(CABINET), 4, 4, min_area_fraction=0.02)
     assert len(table.classes) == 5 and table.classes[1] == CABINET  # one instance: a badly reconstructed corner
+
+
+def test_calibrating_from_a_dataset_passes_its_cameras_and_its_2d_masks():
+    """What every checkpoint save and the benchmarks do: the masks are never left out (None would turn the masks'
+    split of slots off)."""
+
+    class Store:
+        def frame_layers(self, index):
+            return {"instance": torch.full((2, 3, 1), index)}
+
+    class Dataset:
+        cameras, store = "the cameras", Store()
+
+    class Model:
+        def calibrate_instances(self, cameras, *, masks):
+            self.seen = cameras, masks
+            return 7
+
+    model = Model()
+    assert calibrate_from_dataset(model, Dataset()) == 7
+    cameras, masks = model.seen
+    assert cameras == "the cameras" and torch.equal(masks(5), torch.full((2, 3), 5))
