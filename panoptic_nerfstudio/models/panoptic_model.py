@@ -36,8 +36,8 @@ from panoptic_nerfstudio.fields.instance_embedding import (
 )
 from panoptic_nerfstudio.fields.panoptic_heads import PanopticHeads, PanopticHeadsConfig
 from panoptic_nerfstudio.inference.embedding_clusters import calibrate_contrastive
-from panoptic_nerfstudio.inference.instance_table import InputMasks, calibrate_from_dataset, instance_table_over_views
 from panoptic_nerfstudio.inference.edge_aware_refinement import EdgeAwareRefinementConfig, refined_semantics
+from panoptic_nerfstudio.inference.instance_table import InputMasks, calibrate_from_dataset, instance_table_over_views
 from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, InstanceTable, PanopticPrediction, infer_panoptic
 from panoptic_nerfstudio.inference.small_segments import remove_small_segments
 from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict

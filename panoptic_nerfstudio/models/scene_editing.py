@@ -11,10 +11,11 @@
   Isolated objects are composited on the edits' background (unless the viewer overrides the background).
 - ``edit_labelled_outputs`` follows the labelling in ``get_outputs_for_camera_ray_bundle``. After a removal or
   isolation the pixels are labelled again by ``model.infer`` (the refinement, the rule and the clean-up, as every
-  render), choosing only among the classes, slots and parts the edits leave (``remaining_labels``): a rendered slot distribution is a mixture, and the samples left on a ray
-  (stuff above all, whose slots no loss trains) leak some mass to every slot, a removed one included. When
-  isolating, pixels the isolated objects do not cover (accumulation < 0.5) show the background in the color
-  maps and carry no label (``instance_id`` 0, ``class_id`` -1, ``confidence`` 0).
+  render), choosing only among the classes, slots and parts the edits leave (``remaining_labels``): a rendered slot
+  distribution is a mixture, and the samples left on a ray (stuff above all, whose slots no loss trains) leak some
+  mass to every slot, a removed one included. When isolating, pixels the isolated objects do not cover (accumulation
+  < 0.5) show the background in the color maps and carry no label (``instance_id`` 0, ``class_id`` -1,
+  ``confidence`` 0).
 
 The edits are a plain attribute of the model (never in a checkpoint), set by ``ns-panoptic render`` and the
 viewer's buttons. They apply only while the model is not training, so the training loss never sees them.
