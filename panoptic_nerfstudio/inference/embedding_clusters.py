@@ -5,7 +5,7 @@ saved (``calibrate_contrastive``):
 
 1. the training views are rendered (the views and resolution ``instance_table`` uses)
    and labelled by the rule's semantic part; the rendered embeddings of the thing pixels
-   that hit a surface inside the scene box are collected;
+   that hit a surface within the views' surfaces (``surface_box``) are collected;
 2. scikit-learn's HDBSCAN clusters them (at most ``max_points``, drawn evenly); each
    cluster's mean embedding is a centre, largest cluster first. A cluster must hold
    ``min_cluster_fraction`` of the points, so a few pixels of mixed embedding on the
@@ -34,10 +34,12 @@ from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.data.scene_box import SceneBox
 
 from panoptic_nerfstudio.inference.instance_table import (
+    MIN_ACCUMULATION,
     InputMasks,
     calibration_views,
     inside_box,
     instance_table_over_views,
+    surface_box,
 )
 from panoptic_nerfstudio.inference.panoptic_rule import InstanceTable
 
@@ -108,10 +110,10 @@ def _hdbscan_clusters(points: np.ndarray, size: int) -> List[np.ndarray]:
 
 
 def thing_embeddings(
-    outputs: Dict[str, Tensor], thing_mask: Tensor, aabb: Tensor, min_accumulation: float = 0.5
+    outputs: Dict[str, Tensor], thing_mask: Tensor, aabb: Tensor, min_accumulation: float = MIN_ACCUMULATION
 ) -> Tuple[Tensor, Tensor]:
     """[n, D] rendered embeddings and [n] classes of one view's pixels whose class is a thing and whose surface lies
-    in the box."""
+    in the box ``aabb`` (``surface_box`` of the views)."""
     classes = outputs["semantics"].argmax(dim=-1)
     thing = thing_mask.to(classes.device)[classes]
     keep = thing & inside_box(outputs["surface_points"], aabb) & (outputs["accumulation"][..., 0] >= min_accumulation)
@@ -149,11 +151,15 @@ def calibrate_contrastive(
     """Cluster the thing embeddings of the views into centres (``per_class``: each class's apart), set them in the
     head, and return the instance table of the same renders (see the module's docstring; ``masks``: the views' 2D
     input, to split and join clusters by it as slots are)."""
-    renders, embeddings, classes = [], [], []
+    renders = []
     for camera in calibration_views(cameras, max_views, downscale):  # those instance_table_over_views renders
         outputs = model.get_distributions_for_camera(camera)
         renders.append({key: outputs[key] for key in _KEPT})
-        embedding, label = thing_embeddings(outputs, model.thing_mask, model.scene_box.aabb)
+    surfaces = [r["surface_points"][r["accumulation"][..., 0] >= MIN_ACCUMULATION] for r in renders]
+    box = surface_box(torch.cat(surfaces), model.scene_box.aabb)  # the box the table's samples use too
+    embeddings, classes = [], []
+    for outputs in renders:
+        embedding, label = thing_embeddings(outputs, model.thing_mask, box)
         embeddings.append(embedding.cpu())
         classes.append(label.cpu())
     labels = torch.cat(classes) if per_class else None

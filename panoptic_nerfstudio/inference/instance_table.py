@@ -49,6 +49,14 @@ speckles and floaters that one view or two show. Measured on the 12 runs of the 
 one view were 1 to 3 points (junk, such as a pole's id on a wall), while the cupboards at the back of the crowded room
 (14 to 19 points at the quarter resolution, in 10 views each) were dropped by area alone and came out wall."""
 REACH_QUANTILE = 0.99
+MIN_ACCUMULATION = 0.5
+"""A pixel has a surface (a rendered point of the scene) where its accumulation reaches this."""
+SURFACE_QUANTILE = 0.01
+"""``surface_box``: the extent of the views' surfaces per axis leaves out this share of their points on each side
+(floaters and rays through gaps)."""
+SURFACE_MARGIN = 0.1
+"""``surface_box``: the extent of the views' surfaces is widened by this share of itself on each side (the outermost
+surfaces, the walls, sit at the extent's edge)."""
 """The spacing of an instance's stored points: this quantile of its points' distances to the nearest stored one."""
 
 
@@ -74,8 +82,9 @@ class ViewSamples:
     footprints: Tensor
     """[n] the width of each pixel at its surface (depth / focal length): the spacing of neighbouring points."""
     stuff_pixels: int
-    """Pixels labelled stuff, and thing pixels whose surface lies outside the scene box (depth of a ray into
-    empty space, not of an object): they count in the total area, against which small instances are dropped."""
+    """Pixels labelled stuff, and thing pixels whose surface lies beyond the views' surfaces (``surface_box``: depth
+    of a ray into empty space, not of an object): they count in the total area, against which small instances are
+    dropped."""
     views: Optional[Tensor] = None
     """[n] long the view of each thing pixel (None: not known; then no instance is kept for being seen in many)."""
     segments: Optional[Tensor] = None
@@ -101,6 +110,22 @@ def inside_box(points: Tensor, aabb: Tensor) -> Tensor:
     """[...] bool: the points [..., 3] inside the box ``aabb`` [2, 3] (a ray into empty space has its depth far out)."""
     low, high = aabb.to(points.device)
     return ((points >= low) & (points <= high)).all(dim=-1)
+
+
+def surface_box(points: Tensor, aabb: Tensor) -> Tensor:
+    """[2, 3] the box a thing's surface points must lie in: the scene box ``aabb``, grown to the extent of the views'
+    surfaces ``points`` [n, 3] (all classes; per axis from the SURFACE_QUANTILE to the 1 - SURFACE_QUANTILE quantile,
+    widened by SURFACE_MARGIN of that extent on each side). nerfstudio's scene box is the box of the cameras: in a
+    room filmed from inside, the walls and all that hangs on or stands against them lie beyond it (in the quality
+    suite's rooms, 93% of the crowded room's cupboard pixels and half the picture frames), while a thing surface
+    beyond every surface the views see is a ray into empty space."""
+    aabb = aabb.float().cpu()
+    if len(points) == 0:
+        return aabb
+    sample = points.float().cpu()[:: max(1, len(points) // 100_000)]  # torch.quantile takes at most 16M values
+    low, high = torch.quantile(sample, torch.tensor([SURFACE_QUANTILE, 1 - SURFACE_QUANTILE]), dim=0)
+    margin = SURFACE_MARGIN * (high - low)
+    return torch.stack([torch.minimum(aabb[0], low - margin), torch.maximum(aabb[1], high + margin)])
 
 
 InputMasks = Callable[[int], Tensor]
@@ -132,7 +157,7 @@ def samples_over_views(
     cameras: Cameras,
     max_views: int,
     downscale: float,
-    min_accumulation: float = 0.5,
+    min_accumulation: float = MIN_ACCUMULATION,
     masks: Optional[InputMasks] = None,
 ) -> ViewSamples:
     """Render up to ``max_views`` views at 1/``downscale`` of their resolution and label them by the rule alone;
@@ -140,15 +165,15 @@ def samples_over_views(
     parts: Dict[str, List[Tensor]] = {"slots": [], "classes": [], "points": [], "footprints": [], "views": []}
     if masks is not None:
         parts.update(segments=[])
-    stuff = 0
+    stuff, surfaces = 0, []
     indices = spread_views(len(cameras), max_views)
     for order, camera in enumerate(calibration_views(cameras, max_views, downscale)):
         outputs = model.get_distributions_for_camera(camera)
         prediction = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask)
-        inside = inside_box(outputs["surface_points"], model.scene_box.aabb)
-        thing = (prediction.instance != STUFF_INSTANCE) & (outputs["accumulation"][..., 0] >= min_accumulation)
-        stuff += int((prediction.instance == STUFF_INSTANCE).sum()) + int((thing & ~inside).sum())
-        thing &= inside
+        seen = outputs["accumulation"][..., 0] >= min_accumulation
+        surfaces.append(outputs["surface_points"][seen].float().cpu())
+        thing = (prediction.instance != STUFF_INSTANCE) & seen
+        stuff += int((prediction.instance == STUFF_INSTANCE).sum())
         parts["slots"].append((prediction.instance[thing] - 1).cpu())
         parts["classes"].append(prediction.semantics[thing].cpu())
         parts["points"].append(outputs["surface_points"][thing].float().cpu())
@@ -159,7 +184,10 @@ def samples_over_views(
             segment = torch.where(segment >= 0, segment + order * (1 << 16), NO_SEGMENT)
             parts["segments"].append(segment[thing].cpu())
         parts["views"].append(torch.full((int(thing.sum()),), order, dtype=torch.long))
-    return ViewSamples(**{key: torch.cat(value) for key, value in parts.items()}, stuff_pixels=stuff)
+    # Thing pixels whose surface lies beyond the views' surfaces count as stuff (in the total area only).
+    inside = inside_box(torch.cat(parts["points"]), surface_box(torch.cat(surfaces), model.scene_box.aabb))
+    kept = {key: torch.cat(value)[inside] for key, value in parts.items()}
+    return ViewSamples(**kept, stuff_pixels=stuff + int((~inside).sum()))
 
 
 def resolve_table(

@@ -3,8 +3,15 @@
 import torch
 
 from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.data.scene_box import SceneBox
 
-from panoptic_nerfstudio.inference.instance_table import ViewSamples, calibrate_from_dataset, resolve_table
+from panoptic_nerfstudio.inference.instance_table import (
+    ViewSamples,
+    calibrate_from_dataset,
+    resolve_table,
+    samples_over_views,
+    surface_box,
+)
 from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, KEEP_CLASS, InstanceTable, infer_panoptic
 from tests.models.conftest import make_model
 
@@ -178,3 +185,48 @@ def test_calibrating_from_a_dataset_passes_its_cameras_and_its_2d_masks():
     assert calibrate_from_dataset(model, Dataset()) == 7
     cameras, masks = model.seen
     assert cameras == "the cameras" and torch.equal(masks(5), torch.full((2, 3), 5))
+
+
+class _RoomFilmedFromInside:
+    """Four views of a room whose walls (stuff) stand at x = +-1.5, beyond the cameras' scene box [-1, 1]: the right
+    half of each view is the wall at x = 1.5, its last two columns a picture frame hanging on it (slot 0), the left
+    half the wall at x = -1.5; one view has one pixel of slot 1 on a surface far out in empty space (x = 50)."""
+
+    def __init__(self) -> None:
+        self.thing_mask = torch.tensor([False, False, True, True])
+        self.scene_box = SceneBox(aabb=torch.tensor([[-1.0, -1, -1], [1, 1, 1]]))
+        self.rendered = 0
+
+    def get_distributions_for_camera(self, camera: Cameras) -> dict:
+        y, z = torch.meshgrid(torch.linspace(-0.5, 0.5, 10), torch.linspace(-0.5, 0.5, 10), indexing="ij")
+        x = torch.where(torch.arange(10) >= 5, 1.5, -1.5).expand(10, 10).clone()
+        classes = torch.zeros(10, 10, dtype=torch.long)
+        slots = torch.zeros(10, 10, dtype=torch.long)
+        classes[:, 8:], x[:, 8:] = CABINET, 1.45
+        if self.rendered == 0:
+            classes[0, 0], slots[0, 0], x[0, 0] = LAMP, 1, 50.0
+        self.rendered += 1
+        return {
+            "semantics": torch.nn.functional.one_hot(classes, 4).float(),
+            "instances": torch.nn.functional.one_hot(slots, 4).float(),
+            "accumulation": torch.ones(10, 10, 1),
+            "depth": x.abs()[..., None],
+            "surface_points": torch.stack([x, y, z], dim=-1),
+        }
+
+
+def test_things_on_the_walls_beyond_the_cameras_box_count_and_a_surface_out_in_space_does_not():
+    cameras = Cameras(camera_to_worlds=torch.eye(4)[None, :3].repeat(4, 1, 1), fx=10.0, fy=10.0, cx=5.0, cy=5.0,
+                      width=10, height=10)  # fmt: skip
+    samples = samples_over_views(_RoomFilmedFromInside(), cameras, max_views=4, downscale=1)
+    assert len(samples.points) == 4 * 20 and torch.all(samples.slots == 0)  # every frame pixel, nothing else
+    assert samples.stuff_pixels == 4 * 80 - 1 + 1  # the walls' pixels, and the one out in space (a wall's before)
+
+
+def test_the_surface_box_spans_the_surfaces_seen_and_never_shrinks_the_scene_box():
+    aabb = torch.tensor([[-1.0, -1, -1], [1, 1, 1]])
+    walls = torch.cat([torch.rand(500, 3) * 0.2 + torch.tensor([1.4, -0.1, -0.1]), torch.rand(500, 3) * 0.2 + torch.tensor([-1.6, -0.1, -0.1])])
+    box = surface_box(torch.cat([walls, torch.tensor([[50.0, 0, 0]])]), aabb)
+    assert torch.all(box[1, :1] > 1.55) and torch.all(box[1, :1] < 2.0) and torch.all(box[0, :1] < -1.55)
+    assert torch.equal(box[1, 1:], aabb[1, 1:]) and torch.equal(box[0, 1:], aabb[0, 1:])  # y, z: inside the box
+    assert torch.equal(surface_box(torch.zeros(0, 3), aabb), aabb)

@@ -122,6 +122,21 @@ def test_calibration_finds_the_objects_and_labels_them_alike_in_every_view():
     assert sorted(ids[0].unique().tolist()) == [0, 1, 2, 3]  # stuff, then one id per object
 
 
+class _RoomBeyondTheCameras(_ToyScene):
+    """The three objects stand at x = 0, 0.5 and 1, while the cameras' scene box ends at 0.4 (a room filmed from
+    inside: what stands against its walls lies beyond the cameras)."""
+
+    def __init__(self):
+        super().__init__()
+        self.scene_box = SceneBox(aabb=torch.tensor([[-0.4] * 3, [0.4] * 3]))
+
+
+def test_objects_beyond_the_cameras_box_are_clustered_too():
+    scene = _RoomBeyondTheCameras()
+    table = calibrate_contrastive(scene, _cameras(), 3, min_area_fraction=0.001, min_cluster_fraction=0.01)
+    assert len(scene.heads.centres) == 3 and table.classes[1:].tolist() == [2, 2, 2]
+
+
 def test_a_calibrated_run_keeps_its_centres_and_table_through_a_checkpoint():
     model = make_model(instance_head="contrastive")
     model.heads.set_centres(F.normalize(torch.randn(45, model.config.contrastive.dim), dim=-1))
