@@ -47,8 +47,10 @@ MIN_VIEWS = 3
 """A 3D instance rendered in at least this many of the views is kept however small its area: the area rule is for
 speckles and floaters that one view or two show. Measured on the 12 runs of the quality suite: the small slots seen in
 one view were 1 to 3 points (junk, such as a pole's id on a wall), while the cupboards at the back of the crowded room
-(14 to 19 points at the quarter resolution, in 10 views each) were dropped by area alone and came out wall."""
+(14 to 19 points at the quarter resolution, in 10 views each, while the table still left out what lies beyond the
+cameras' box; ``surface_box``) were dropped by area alone and came out wall."""
 REACH_QUANTILE = 0.99
+"""The spacing of an instance's stored points: this quantile of its points' distances to the nearest stored one."""
 MIN_ACCUMULATION = 0.5
 """A pixel has a surface (a rendered point of the scene) where its accumulation reaches this."""
 SURFACE_QUANTILE = 0.01
@@ -57,7 +59,6 @@ SURFACE_QUANTILE = 0.01
 SURFACE_MARGIN = 0.1
 """``surface_box``: the extent of the views' surfaces is widened by this share of itself on each side (the outermost
 surfaces, the walls, sit at the extent's edge)."""
-"""The spacing of an instance's stored points: this quantile of its points' distances to the nearest stored one."""
 
 
 class RendersDistributions(Protocol):
@@ -116,9 +117,9 @@ def surface_box(points: Tensor, aabb: Tensor) -> Tensor:
     """[2, 3] the box a thing's surface points must lie in: the scene box ``aabb``, grown to the extent of the views'
     surfaces ``points`` [n, 3] (all classes; per axis from the SURFACE_QUANTILE to the 1 - SURFACE_QUANTILE quantile,
     widened by SURFACE_MARGIN of that extent on each side). nerfstudio's scene box is the box of the cameras: in a
-    room filmed from inside, the walls and all that hangs on or stands against them lie beyond it (in the quality
-    suite's rooms, 93% of the crowded room's cupboard pixels and half the picture frames), while a thing surface
-    beyond every surface the views see is a ray into empty space."""
+    room filmed from inside, the walls and all that hangs on or stands against them lie beyond it (quality suite:
+    93% of the crowded room's cupboard pixels, half of a `thin` room's picture frames), while a thing surface beyond
+    every surface the views see is a ray into empty space."""
     aabb = aabb.float().cpu()
     if len(points) == 0:
         return aabb
