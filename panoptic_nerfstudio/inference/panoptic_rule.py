@@ -27,10 +27,11 @@ Rule (per pixel, from the rendered distributions):
    instance's surface points over the training views is not that object: it takes its
    most likely stuff class. The class field is blurry at the scale of chair legs and
    thin stands, so floor between legs, wall beside a lamp stand and haze near a camera
-   read as a thing whose surface is elsewhere. Only instances the views sampled densely
-   (``POINTS_PER_PART`` points or more) are tested: a small object at the back of a
-   room has a few points on the face the views showed, and its other faces lie beyond
-   their reach.
+   read as a thing whose surface is elsewhere. Every instance the table has points of
+   is tested. (Only instances of ``POINTS_PER_PART`` points or more were while the
+   table left out what lies beyond the cameras' box: the cupboards at the back of a
+   room then had a few points on one face, and the faces a held-out view showed lay
+   beyond their reach.)
 The table (``InstanceTable``, built by ``instance_table``) is made once per trained
 run over its training views and stored in the checkpoint. Instance ids are global to
 the scene, so the same object keeps its id in every view, video and command.
@@ -52,8 +53,7 @@ DROP_INSTANCE = -1
 """Instance table entry: too small, the pixels become their most likely stuff class."""
 POINTS_PER_PART = 256
 """Surface points the table keeps per 3D instance (``instance_table``): pixels of a split slot take the id of the
-part with the nearest one, and a label beyond an instance's reach of them is not that object (rule 6; only for an
-instance with this many points or more, which the views sampled densely)."""
+part with the nearest one, and a label beyond an instance's reach of them is not that object (rule 6)."""
 
 
 @dataclass
@@ -84,9 +84,9 @@ class InstanceTable:
     """[P] long 3D instance id of each point."""
     reach: Optional[Tensor] = None
     """[N] float per id: how far from its stored points a sample may lie and still be part of the instance (inf
-    where nothing is known; None: no limit). A pixel whose surface point reads as a densely sampled instance beyond
-    its reach takes its stuff class (rule 6); a *sample* that does (a faint floater near a camera, say) is part of no
-    object (``sample_membership``)."""
+    where nothing is known; None: no limit). A pixel whose surface point reads as an instance beyond its reach takes
+    its stuff class (rule 6); a *sample* that does (a faint floater near a camera, say) is part of no object
+    (``sample_membership``)."""
     same_as: Optional[Tensor] = None
     """[N] long per id: the 3D instance it is one object with (the smallest id of instances the 2D masks join,
     ``mask_joins``; itself when alone). Pixels take that id. None: every id is its own instance."""
@@ -128,7 +128,7 @@ def infer_panoptic(
 ) -> PanopticPrediction:
     """Panoptic labels of rendered distributions [..., C] and [..., K]. With the run's ``table``, slots are split
     into their parts by the rendered surface ``points`` ([..., 3]), instances take their classes and, with
-    ``beyond_reach_is_stuff``, thing labels beyond the reach of a densely sampled instance become stuff (rule 6;
+    ``beyond_reach_is_stuff``, thing labels beyond the reach of their instance become stuff (rule 6;
     ``sample_membership`` marks such samples part of no object instead)."""
     thing_mask = thing_mask.to(semantic_probs.device)
     class_prob, semantics = semantic_probs.max(dim=-1)
@@ -149,7 +149,7 @@ def infer_panoptic(
         prediction.instance = table.same_as.to(prediction.instance.device)[prediction.instance]
     prediction = apply_instance_classes(prediction, table.classes)
     if points is not None and beyond_reach_is_stuff and table.reach is not None:
-        prediction = to_stuff(prediction, beyond_reach(prediction.instance, points, table, POINTS_PER_PART))
+        prediction = to_stuff(prediction, beyond_reach(prediction.instance, points, table))
     return prediction
 
 
@@ -201,9 +201,9 @@ def to_stuff(prediction: PanopticPrediction, where: Tensor) -> PanopticPredictio
     )
 
 
-def beyond_reach(instance: Tensor, positions: Tensor, table: InstanceTable, min_points: int = 0) -> Tensor:
+def beyond_reach(instance: Tensor, positions: Tensor, table: InstanceTable) -> Tensor:
     """[...] bool: labels whose instance ([...], positions [..., 3]) has no stored point within its reach (a joined
-    instance's points are all its members'); only instances with at least ``min_points`` stored points are tested."""
+    instance's points are all its members')."""
     flat, flat_positions = instance.reshape(-1), positions.reshape(-1, 3).float()
     outside = torch.zeros_like(flat, dtype=torch.bool)
     reach = table.reach.to(flat.device)
@@ -215,8 +215,6 @@ def beyond_reach(instance: Tensor, positions: Tensor, table: InstanceTable, min_
         if instance_id == STUFF_INSTANCE or not torch.isfinite(reach[instance_id]):
             continue
         stored = all_stored[point_ids == instance_id]
-        if len(stored) < min_points:
-            continue
         samples = torch.nonzero(flat == instance_id).squeeze(-1)
         if len(stored) == 0:
             outside[samples] = True

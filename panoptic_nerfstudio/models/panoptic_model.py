@@ -115,7 +115,7 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     """Per rendered image: connected pieces of one label covering less than this fraction of the image take the label
     of their nearest larger piece (speckle clean-up; 0: off). Full images only, not single rays (click, points)."""
     stuff_beyond_reach: bool = True
-    """A thing pixel beyond its densely sampled 3D instance's reach of its surface points takes its most likely stuff
+    """A thing pixel beyond its 3D instance's reach of its surface points takes its most likely stuff
     class (rule 6, ``inference/panoptic_rule.py``: floor between chair legs). False: it stays the thing (ablation)."""
     edge_aware_refinement: EdgeAwareRefinementConfig = field(default_factory=EdgeAwareRefinementConfig)
     """Per rendered image, before the rule: classes refined by the rendered colour and depth (dense-CRF steps)."""

@@ -225,7 +225,8 @@ def test_things_on_the_walls_beyond_the_cameras_box_count_and_a_surface_out_in_s
 
 def test_the_surface_box_spans_the_surfaces_seen_and_never_shrinks_the_scene_box():
     aabb = torch.tensor([[-1.0, -1, -1], [1, 1, 1]])
-    walls = torch.cat([torch.rand(500, 3) * 0.2 + torch.tensor([1.4, -0.1, -0.1]), torch.rand(500, 3) * 0.2 + torch.tensor([-1.6, -0.1, -0.1])])
+    right, left = torch.tensor([1.4, -0.1, -0.1]), torch.tensor([-1.6, -0.1, -0.1])
+    walls = torch.cat([torch.rand(500, 3) * 0.2 + right, torch.rand(500, 3) * 0.2 + left])
     box = surface_box(torch.cat([walls, torch.tensor([[50.0, 0, 0]])]), aabb)
     assert torch.all(box[1, :1] > 1.55) and torch.all(box[1, :1] < 2.0) and torch.all(box[0, :1] < -1.55)
     assert torch.equal(box[1, 1:], aabb[1, 1:]) and torch.equal(box[0, 1:], aabb[0, 1:])  # y, z: inside the box
