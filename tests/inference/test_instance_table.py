@@ -12,7 +12,13 @@ from panoptic_nerfstudio.inference.instance_table import (
     samples_over_views,
     surface_box,
 )
-from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, KEEP_CLASS, InstanceTable, infer_panoptic
+from panoptic_nerfstudio.inference.panoptic_rule import (
+    DROP_INSTANCE,
+    KEEP_CLASS,
+    InstanceTable,
+    beyond_reach,
+    infer_panoptic,
+)
 from tests.models.conftest import make_model
 
 CABINET, LAMP = 2, 3
@@ -84,6 +90,25 @@ def test_each_instance_keeps_its_points_and_a_reach_of_a_few_footprints():
     assert len(table.points[table.point_ids == 1]) == 256 and 0.04 <= float(table.reach[1]) < 0.08
     for unknown in (0, 3, 4):  # stuff, and slots no pixel took: nothing is known, nothing is cut
         assert torch.isinf(table.reach[unknown])
+
+
+def test_the_floor_around_an_object_that_its_class_blurs_onto_stays_beyond_its_reach():
+    """A chair's slot also labels 60 scattered points of the floor around it (the class field's blur, 3% of its
+    points): its reach follows the gaps of the chair's own points, so floor points among the blur are not the chair."""
+    g = torch.Generator().manual_seed(0)
+    chair = 0.3 * torch.rand(2000, 3, generator=g)
+    angle, radius = 2 * torch.pi * torch.rand(60, generator=g), 0.2 + 0.3 * torch.rand(60, generator=g)
+    blur = torch.stack([0.15 + radius * torch.cos(angle), 0.15 + radius * torch.sin(angle), torch.zeros(60)], -1)
+    samples = ViewSamples(
+        torch.zeros(2060, dtype=torch.long), torch.full((2060,), CABINET), torch.cat([chair, blur]),
+        torch.full((2060,), 0.005), 5000,
+    )  # fmt: skip
+    table = resolve_table(samples, num_slots=2, num_classes=4, min_area_fraction=0.01)
+    assert float(table.reach[1]) < 0.1
+    on_chair = torch.tensor([[0.15, 0.15, 0.3], [0.3, 0.0, 0.2]])
+    floor = torch.tensor([[0.15, -0.25, 0.0], [-0.15, 0.25, 0.0]])  # 0.4 and 0.32 from its middle, among the blur
+    assert not beyond_reach(torch.ones(2, dtype=torch.long), on_chair, table).any()
+    assert beyond_reach(torch.ones(2, dtype=torch.long), floor, table).all()
 
 
 def test_a_small_instance_seen_in_several_views_is_kept_and_one_seen_once_is_dropped():
