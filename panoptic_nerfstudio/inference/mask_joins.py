@@ -7,15 +7,15 @@ that show it. Over the calibration views every thing pixel carries its 3D instan
 two instances of one class are one object when the views that show both (``MIN_JOINT_VIEWS`` or more) put the bulk
 of each into the same input segment in at least ``JOIN_SHARE`` of the views that decide (both in some segment). Two
 touching objects that the network merges now and then are not joined: the views that separate them outvote those
-that merge them.
+that merge them; nor through a third instance: joins are made strongest first, and none that would put two
+instances the masks keep apart (separated in the views that decide) into one object.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from typing import Dict, List, Set, Tuple
 
+import numpy as np
 from panoptic_nerfstudio.inference.mask_evidence import NO_SEGMENT
 
 MIN_VIEW_PIXELS = 3
@@ -61,18 +61,32 @@ def joined_by_masks(
                 if segment_a != NO_SEGMENT and segment_b != NO_SEGMENT:
                     deciding[key] = deciding.get(key, 0) + 1
                     shared[key] = shared.get(key, 0) + int(segment_a == segment_b)
-    edges = [
+    decided = [key for key, count in joint.items() if count >= MIN_JOINT_VIEWS]
+    edges = [key for key in decided if shared.get(key, 0) >= max(MIN_SHARED_VIEWS, JOIN_SHARE * deciding.get(key, 0))]
+    kept_apart = {
         key
-        for key, count in joint.items()
-        if count >= MIN_JOINT_VIEWS
-        and shared.get(key, 0) >= MIN_SHARED_VIEWS
-        and shared.get(key, 0) >= JOIN_SHARE * deciding[key]
-    ]
-    if not edges:
-        return np.arange(num_ids)
-    rows, cols = np.array(edges).T
-    graph = coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(num_ids, num_ids))
-    _, group = connected_components(graph, directed=False)
-    smallest = np.full(group.max() + 1, num_ids)
-    np.minimum.at(smallest, group, np.arange(num_ids))
-    return smallest[group]
+        for key in decided
+        if deciding.get(key, 0) - shared.get(key, 0) >= MIN_SHARED_VIEWS
+        and shared.get(key, 0) < JOIN_SHARE * deciding[key]
+    }
+    edges.sort(key=lambda key: (-shared[key] / deciding[key], -shared[key], key))  # strongest evidence first
+    return joined_unless_kept_apart(edges, kept_apart, num_ids)
+
+
+def joined_unless_kept_apart(
+    edges: List[Tuple[int, int]], kept_apart: Set[Tuple[int, int]], num_ids: int
+) -> np.ndarray:
+    """[num_ids] the smallest id of each instance's group, joining along ``edges`` in order, except where a join would
+    put two instances of ``kept_apart`` (pairs (a, b), a < b) into one group. Joining along every edge (connected
+    components) lets a small piece of the contact of two touching objects, which some views draw with one and others
+    with the other, make the pair one object (the crowded room's two sofas, contrastive head)."""
+    group = np.arange(num_ids)
+    members: Dict[int, Set[int]] = {i: {i} for i in range(num_ids)}
+    for a, b in edges:
+        first, second = int(group[a]), int(group[b])
+        pairs = ((min(x, y), max(x, y)) for x in members[first] for y in members[second])
+        if first == second or any(pair in kept_apart for pair in pairs):
+            continue
+        group[list(members[second])] = first
+        members[first] |= members.pop(second)
+    return np.array([min(members[int(group[i])]) for i in range(num_ids)])

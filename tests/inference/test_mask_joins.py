@@ -46,3 +46,14 @@ def test_a_chain_of_joins_is_one_object_named_by_its_smallest_id():
     instance, views, segments = (np.concatenate([a, b]) for a, b in zip((instance, views, segments), more))
     same_as = joined_by_masks(instance, np.array([-1, CHAIR, CHAIR, CHAIR, LAMP]), views, segments, 5)
     assert same_as.tolist() == [0, 1, 1, 1, 4]
+
+
+def test_a_piece_the_masks_draw_with_each_of_two_separate_objects_joins_only_one():
+    """Two touching sofas (1, 2) that every view showing both separates, and a small piece of the contact (3) that
+    some views draw with the first and others with the second: joining along both would make the pair one object."""
+    rows = [(1, v, 10 + v) for v in range(5)] + [(2, v, 50 + v) for v in range(5)]  # both shown, kept apart
+    rows += [(i, v, 60 + v) for v in range(5, 8) for i in (1, 3)]  # the piece drawn with the first sofa
+    rows += [(i, v, 70 + v) for v in range(8, 11) for i in (2, 3)]  # and with the second
+    instance, views, segments = (np.repeat(np.array(column), 5) for column in zip(*rows))
+    sofas = np.array([-1, CHAIR, CHAIR, CHAIR])
+    assert joined_by_masks(instance, sofas, views, segments, 4).tolist() == [0, 1, 2, 1]
