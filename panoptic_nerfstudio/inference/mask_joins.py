@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Dict, List, Set, Tuple
 
 import numpy as np
+
 from panoptic_nerfstudio.inference.mask_evidence import NO_SEGMENT
 
 MIN_VIEW_PIXELS = 3
