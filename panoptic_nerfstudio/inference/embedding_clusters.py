@@ -39,6 +39,7 @@ from panoptic_nerfstudio.inference.instance_table import (
     calibration_views,
     inside_box,
     instance_table_over_views,
+    seen_surfaces,
     surface_box,
 )
 from panoptic_nerfstudio.inference.panoptic_rule import InstanceTable
@@ -155,8 +156,7 @@ def calibrate_contrastive(
     for camera in calibration_views(cameras, max_views, downscale):  # those instance_table_over_views renders
         outputs = model.get_distributions_for_camera(camera)
         renders.append({key: outputs[key] for key in _KEPT})
-    surfaces = [r["surface_points"][r["accumulation"][..., 0] >= MIN_ACCUMULATION] for r in renders]
-    box = surface_box(torch.cat(surfaces), model.scene_box.aabb)  # the box the table's samples use too
+    box = surface_box(torch.cat([seen_surfaces(r) for r in renders]), model.scene_box.aabb)  # the table's box too
     embeddings, classes = [], []
     for outputs in renders:
         embedding, label = thing_embeddings(outputs, model.thing_mask, box)

@@ -133,6 +133,12 @@ def surface_box(points: Tensor, aabb: Tensor) -> Tensor:
     return torch.stack([torch.minimum(aabb[0], low - margin), torch.maximum(aabb[1], high + margin)])
 
 
+def seen_surfaces(outputs: Dict[str, Tensor], min_accumulation: float = MIN_ACCUMULATION) -> Tensor:
+    """[n, 3] the surface points of a render's pixels that have a surface (accumulation ``min_accumulation`` or more),
+    all classes: what ``surface_box`` spans."""
+    return outputs["surface_points"][outputs["accumulation"][..., 0] >= min_accumulation].float().cpu()
+
+
 InputMasks = Callable[[int], Tensor]
 """The 2D input of training view ``index``: [H, W] long thing segment index per pixel (negative: none)."""
 
@@ -175,9 +181,8 @@ def samples_over_views(
     for order, camera in enumerate(calibration_views(cameras, max_views, downscale)):
         outputs = model.get_distributions_for_camera(camera)
         prediction = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask)
-        seen = outputs["accumulation"][..., 0] >= min_accumulation
-        surfaces.append(outputs["surface_points"][seen].float().cpu())
-        thing = (prediction.instance != STUFF_INSTANCE) & seen
+        surfaces.append(seen_surfaces(outputs, min_accumulation))
+        thing = (prediction.instance != STUFF_INSTANCE) & (outputs["accumulation"][..., 0] >= min_accumulation)
         stuff += int((prediction.instance == STUFF_INSTANCE).sum())
         parts["slots"].append((prediction.instance[thing] - 1).cpu())
         parts["classes"].append(prediction.semantics[thing].cpu())
