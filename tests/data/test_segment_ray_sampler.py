@@ -124,6 +124,33 @@ def test_covering_draws_a_random_subset_when_an_image_has_more_things_than_group
     assert len(seen) == 2
 
 
+def test_an_image_with_more_things_than_groups_still_gives_the_stuff_around_them_rays():
+    """Covering every thing of a busy frame would leave no group for its walls and floor (nor their colour)."""
+    index = np.ones((20, 20), int)  # stuff: 90% of the pixels
+    for n in range(10):  # ten 2x2 things
+        index[2 * n : 2 * n + 2, 2 * n : 2 * n + 2] = n + 2
+    frame = _frame(index, [IGNORE, 0] + [2] * 10, [IGNORE, IGNORE] + list(range(10)), 1.0)
+    store = build_ray_store([np.zeros((20, 20, 3), np.uint8)], [frame])
+    stuff_share = {}
+    for share in (0.5, 1.0):
+        config = SegmentRaySamplerConfig(
+            images_per_batch=1, rays_per_segment=4, uniform_segment_fraction=0.0, max_cover_share=share
+        )
+        sampler = SegmentRaySampler(config, store)
+        torch.manual_seed(0)
+        stuff = 0
+        for _ in range(50):
+            _, batch = sampler.sample(32)  # 8 groups, fewer than the frame's 10 things
+            groups = batch["segment"].reshape(8, 4)[:, 0]
+            covered = groups[: int(share * 8)]
+            assert len(set(covered.tolist())) == len(covered)  # the covered groups: distinct things
+            assert (batch["instance"].reshape(8, 4)[: int(share * 8)] >= 0).all()
+            stuff += int((batch["semantics"] == 0).sum())
+        stuff_share[share] = stuff / (50 * 32)
+    assert stuff_share[1.0] == 0.0  # every group a thing: the stuff never drawn
+    assert 0.35 < stuff_share[0.5] < 0.55  # half the groups by area: about 0.5 x 90%
+
+
 def test_store_is_compact():
     store, _, _ = _store()
     assert store.rgb.dtype == torch.uint8 and store.pixel_segment.dtype == torch.int16
