@@ -9,9 +9,9 @@ Every thing segment of each drawn image gets a group of its own (up to a share o
 the groups available per image, ``max_cover_share``): the assignment of one image must
 see all of its instances at once. Were two neighbouring chairs drawn in different
 batches, each would be matched alone to the slot that already wins there, and the pair
-would collapse into one slot. The remaining groups are drawn from a mixture: with weight ``1 - uniform_segment_fraction``
-proportional to area (void included), which on its own makes every pixel equally
-likely, as RGB training expects; and with weight ``uniform_segment_fraction``
+would collapse into one slot. The remaining groups are drawn from a mixture: with
+weight ``1 - uniform_segment_fraction`` proportional to area (void included), which on
+its own makes every pixel equally likely, as RGB training expects; and with weight ``uniform_segment_fraction``
 uniformly over the frame's labelled segments, so small objects are seen often
 enough for the instance and consistency losses to act on them.
 Everything is vectorised: no Python loop over images, segments or rays.
