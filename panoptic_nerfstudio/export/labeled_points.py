@@ -18,6 +18,7 @@ import torch
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 
+from panoptic_nerfstudio.inference.instance_table import has_surface
 from panoptic_nerfstudio.models.panoptic_model import PanopticLiftingModel
 
 
@@ -78,7 +79,7 @@ def view_points(
     ray_bundle = ray_bundle.reshape((len(ray_bundle), 1))  # the full-image renderer wants [H, W] rays
     outputs = model.get_outputs_for_camera_ray_bundle(ray_bundle)  # labeled by the model's inference rule
     positions = ray_bundle.origins + ray_bundle.directions * outputs["depth"]
-    keep = (outputs["accumulation"][..., 0] >= min_accumulation).cpu().numpy().reshape(-1)
+    keep = has_surface(outputs, min_accumulation).cpu().numpy().reshape(-1)
     colors = (outputs["rgb"].clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
     points = LabeledPoints(
         positions=positions.reshape(-1, 3).float().cpu().numpy(),

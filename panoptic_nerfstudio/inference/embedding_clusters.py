@@ -37,6 +37,7 @@ from panoptic_nerfstudio.inference.instance_table import (
     MIN_ACCUMULATION,
     InputMasks,
     calibration_views,
+    has_surface,
     inside_box,
     instance_table_over_views,
     seen_surfaces,
@@ -117,7 +118,7 @@ def thing_embeddings(
     in the box ``aabb`` (``surface_box`` of the views)."""
     classes = outputs["semantics"].argmax(dim=-1)
     thing = thing_mask.to(classes.device)[classes]
-    keep = thing & inside_box(outputs["surface_points"], aabb) & (outputs["accumulation"][..., 0] >= min_accumulation)
+    keep = thing & inside_box(outputs["surface_points"], aabb) & has_surface(outputs, min_accumulation)
     return outputs["embedding"][keep], classes[keep]
 
 

@@ -133,10 +133,15 @@ def surface_box(points: Tensor, aabb: Tensor) -> Tensor:
     return torch.stack([torch.minimum(aabb[0], low - margin), torch.maximum(aabb[1], high + margin)])
 
 
+def has_surface(outputs: Dict[str, Tensor], min_accumulation: float = MIN_ACCUMULATION) -> Tensor:
+    """[...] bool: the pixels of a render that have a surface (accumulation ``min_accumulation`` or more)."""
+    return outputs["accumulation"][..., 0] >= min_accumulation
+
+
 def seen_surfaces(outputs: Dict[str, Tensor], min_accumulation: float = MIN_ACCUMULATION) -> Tensor:
-    """[n, 3] the surface points of a render's pixels that have a surface (accumulation ``min_accumulation`` or more),
-    all classes: what ``surface_box`` spans."""
-    return outputs["surface_points"][outputs["accumulation"][..., 0] >= min_accumulation].float().cpu()
+    """[n, 3] the surface points of a render's pixels that have a surface, all classes: what ``surface_box``
+    spans."""
+    return outputs["surface_points"][has_surface(outputs, min_accumulation)].float().cpu()
 
 
 InputMasks = Callable[[int], Tensor]
@@ -182,7 +187,7 @@ def samples_over_views(
         outputs = model.get_distributions_for_camera(camera)
         prediction = infer_panoptic(outputs["semantics"], outputs["instances"], model.thing_mask)
         surfaces.append(seen_surfaces(outputs, min_accumulation))
-        thing = (prediction.instance != STUFF_INSTANCE) & (outputs["accumulation"][..., 0] >= min_accumulation)
+        thing = (prediction.instance != STUFF_INSTANCE) & has_surface(outputs, min_accumulation)
         stuff += int((prediction.instance == STUFF_INSTANCE).sum())
         parts["slots"].append((prediction.instance[thing] - 1).cpu())
         parts["classes"].append(prediction.semantics[thing].cpu())
