@@ -125,7 +125,7 @@ def segment_objects(config: Path) -> SegmentObjects:
     frames = {Path(f["file_path"]).stem: f for f in transforms["frames"]}
     offsets = store.frame_segment_offset.tolist()
     objects = SegmentObjects()
-    for index, filename in enumerate(dataset._dataparser_outputs.image_filenames):
+    for index, filename in enumerate(dataset.image_filenames):
         frame = frames[Path(filename).stem]
         input_ids = read_panoptic(layer_path(scene, frame, PANOPTIC)).ids
         height, width = input_ids.shape
