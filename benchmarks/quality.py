@@ -39,6 +39,8 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).parent))  # (when loaded as a module by the tests)
 from this_checkout import CHECKOUT, environment  # noqa: E402  (first: this checkout's package, not an installed one)
 
+from lite_runs import run_config, training_arguments  # noqa: E402
+
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene  # noqa: E402
 from quality_pictures import write_scene_picture  # noqa: E402
 
@@ -125,7 +127,7 @@ def scene_dir(run: Run, out: Path) -> Path:
 
 def evaluate(run_dir: Path, env: Dict[str, str]) -> Dict:
     """``ns-panoptic eval`` of a trained run on its held-out frames; its metrics."""
-    config = run_dir / "scene" / "panoptic-lifting-lite" / "run" / "config.yml"
+    config = run_config(run_dir)
     subprocess.run(
         [bin_path("ns-panoptic"), "eval", "--load-config", str(config), "--output-dir", str(run_dir / "eval")],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -144,7 +146,7 @@ def recalibrate_and_evaluate(run_dir: Path, env: Dict[str, str], console: Consol
     if commit and not commit.endswith("-dirty") and before.get("recalibrated_at") == commit:
         return before
     console.print(f"[bold]{run_dir.name}[/bold]: recalibrating")
-    config = run_dir / "scene" / "panoptic-lifting-lite" / "run" / "config.yml"
+    config = run_config(run_dir)
     recalibrate = str(Path(__file__).with_name("recalibrate.py"))
     subprocess.run([sys.executable, recalibrate, str(config)], check=True, stdout=subprocess.DEVNULL, env=env)
     metrics = evaluate(run_dir, env)
@@ -164,13 +166,8 @@ def train_and_evaluate(
         return recalibrate_and_evaluate(run_dir, env, console) if recalibrate else json.loads(metrics_file.read_text())
     scene = scene_dir(run, out)
     console.print(f"[bold]{run.name}[/bold]: training")
-    command = [
-        bin_path("ns-train"), "panoptic-lifting-lite", "--data", str(scene), "--output-dir", str(run_dir),
-        "--experiment-name", "scene", "--timestamp", "run", "--viewer.quit-on-train-completion", "True",
-        "--machine.seed", str(run.train_seed), *ABLATIONS[run.variant], *HEADS[run.head],
-    ]  # fmt: skip
-    if steps is not None:
-        command += ["--max-num-iterations", str(steps)]
+    command = [bin_path("ns-train"), *training_arguments(scene, run_dir, run.train_seed, steps),
+               *ABLATIONS[run.variant], *HEADS[run.head]]  # fmt: skip
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     seconds = time.perf_counter() - start

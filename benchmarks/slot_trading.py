@@ -28,6 +28,7 @@ import numpy as np
 
 from this_checkout import CHECKOUT  # noqa: F401  (first: this checkout's package, not an installed one)
 
+from lite_runs import run_config, training_arguments  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -66,12 +67,7 @@ def train(data: Path, out: Path, seed: int, steps: Optional[int]) -> None:
     """``ns-train panoptic-lifting-lite`` in this process, its assignments recorded to ``out/assignments.npy``."""
     from nerfstudio.scripts.train import entrypoint
 
-    argv = ["ns-train", "panoptic-lifting-lite", "--data", str(data), "--output-dir", str(out),
-            "--experiment-name", "scene", "--timestamp", "run", "--viewer.quit-on-train-completion", "True",
-            "--machine.seed", str(seed)]  # fmt: skip
-    if steps is not None:
-        argv += ["--max-num-iterations", str(steps)]
-    saved, sys.argv = sys.argv, argv
+    saved, sys.argv = sys.argv, ["ns-train", *training_arguments(data, out, seed, steps)]
     try:
         with recorded_assignments(out / "assignments.npy"):
             entrypoint()
@@ -182,8 +178,7 @@ def main() -> None:
     record = args.out / "assignments.npy"
     if not record.exists():
         train(args.data, args.out, args.seed, args.steps)
-    config = args.out / "scene" / "panoptic-lifting-lite" / "run" / "config.yml"
-    counts = trading_counts(np.load(record), segment_objects(config))
+    counts = trading_counts(np.load(record), segment_objects(run_config(args.out)))
     Console(width=160).print(trading_table(counts))
 
 
