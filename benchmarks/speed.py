@@ -4,11 +4,12 @@ Rows: stock nerfacto (torch hash grid, its default sampling), the lite backbone
 trained with RGB only (nerfacto with the lite preset's field settings and our
 faster torch hash grid, i.e. exactly the backbone of our model), the
 full panoptic-lifting-lite model with both head feature sources, with the contrastive
-instance head, and with a finer head grid (finest resolution 1024 instead of 256). All rows train
+instance head, with a finer head grid (finest resolution 1024 instead of 256), and as the preset was on
+6487092 (a backbone hash table of 2^15 entries, torch's unfused Adam). All rows train
 on the default demo scene through the same datamanager, 1024 rays per step,
-forward + backward + Adam step. Rounds of steps are interleaved across the rows
-and each row keeps its best round, because this machine's speed drifts by up to
-2x over minutes. Peak memory is that of a real
+forward + backward + Adam step (fused, as the lite preset's optimizers, unless a row says otherwise).
+Rounds of steps are interleaved across the rows and each row keeps its best round, because this
+machine's speed drifts by up to 2x over minutes. Peak memory is that of a real
 ``ns-train panoptic-lifting-lite`` run on the demo scene (max RSS of the child).
 
     python benchmarks/speed.py [--steps 16] [--rounds 5] [--memory-steps 300]
@@ -29,6 +30,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from nerfstudio.engine.optimizers import AdamOptimizerConfig
 from nerfstudio.models.nerfacto import NerfactoModelConfig
 from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 
@@ -36,7 +38,7 @@ import this_checkout  # (first: this checkout's package, not an installed copy)
 
 from panoptic_nerfstudio.compat import without_lpips
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
-from panoptic_nerfstudio.method_configs import panoptic_lifting_lite_config
+from panoptic_nerfstudio.method_configs import FusedAdamOptimizerConfig, panoptic_lifting_lite_config
 from panoptic_nerfstudio.fields.fast_hash_encoding import accelerate_torch_hash_encodings
 
 RAYS = 1024
@@ -62,7 +64,7 @@ def lite_backbone_as_nerfacto() -> NerfactoModelConfig:
 class Trainee:
     """One model variant, set up on the scene, that can time a few training steps."""
 
-    def __init__(self, name: str, model_config, scene: Path, accelerate: bool = True):
+    def __init__(self, name: str, model_config, scene: Path, accelerate: bool = True, fused_adam: bool = True):
         config = panoptic_lifting_lite_config()
         config.pipeline.datamanager.data = scene
         config.pipeline.datamanager.train_num_rays_per_batch = RAYS
@@ -75,7 +77,8 @@ class Trainee:
         if hasattr(self.pipeline.model, "train_step"):
             self.pipeline.model.train_step = 10**9  # every loss active
         self.name = name
-        self.optimizer = torch.optim.Adam(self.pipeline.parameters(), lr=1e-3, eps=1e-15)
+        adam = FusedAdamOptimizerConfig if fused_adam else AdamOptimizerConfig
+        self.optimizer = adam(lr=1e-3, eps=1e-15).setup(self.pipeline.parameters())
         self.rays = self.pipeline.datamanager.get_train_rays_per_batch()
         self.step_count = 0
         self.best_seconds_per_step = float("inf")
@@ -137,13 +140,16 @@ def main() -> None:
         contrastive.instance_head = "contrastive"
         fine = panoptic_lifting_lite_config().pipeline.model
         fine.heads.max_res = 1024
+        before = panoptic_lifting_lite_config().pipeline.model
+        before.log2_hashmap_size = 15
         trainees = [
-            Trainee("nerfacto (stock, torch grid)", stock, scene, accelerate=False),
+            Trainee("nerfacto (stock, torch grid)", stock, scene, accelerate=False, fused_adam=False),
             Trainee("lite backbone, RGB only", lite_backbone_as_nerfacto(), scene),
             Trainee("panoptic-lifting-lite (own head grid)", lite, scene),
             Trainee("panoptic-lifting-lite (backbone features)", backbone, scene),
             Trainee("panoptic-lifting-lite, contrastive head", contrastive, scene),
             Trainee("panoptic-lifting-lite, head grid to 1024", fine, scene),
+            Trainee("panoptic-lifting-lite before (2^15 table, unfused Adam)", before, scene, fused_adam=False),
         ]
         rows = measure(trainees, args.steps, args.rounds)
         memory = peak_training_memory(scene, args.memory_steps, Path(tmp) / "outputs") if args.memory_steps else None
