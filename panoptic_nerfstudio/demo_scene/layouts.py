@@ -26,6 +26,7 @@ that gives two never co-visible objects one id fails there.
 ``many``: 48 small things on a 7 x 7 grid, 38 cm apart, around a low table -- bins
 and lamps standing on the floor in a chessboard pattern, more objects than the slot
 head's default 32 slots (the contrastive instance head's scene). Filmed on the orbit.
+``many60``: the same on an 8 x 8 grid, 32.5 cm apart, with four cells left for the table: 60 things.
 
 ``checks``: the three failures of lifting in one small room, for a regression test -- two cupboards
 standing side by side and touching, a picture frame and a bin on the two faces of a long counter (never in
@@ -167,20 +168,32 @@ def _crowded_parts() -> List[Part]:
 
 MANY_SPACING = 0.38
 """Distance between neighbouring objects of the ``many`` layout's grid."""
+MANY60_SPACING = 0.325
+"""The ``many60`` layout's: its 8 x 8 grid's corners lie about as far from the room's axis as ``many``'s."""
+
+
+def _grid_of_things(side: int, spacing: float) -> List[Part]:
+    """Small things (bins and floor-standing lamps, alternating) on a ``side`` x ``side`` grid around a low table,
+    leaving out the cells within one spacing of the table (one cell for an odd side, four for an even one)."""
+    things: List[Part] = []
+    for i in range(side):
+        for j in range(side):
+            x, y = (i - (side - 1) / 2) * spacing, (j - (side - 1) / 2) * spacing
+            if max(abs(x), abs(y)) < 0.75 * spacing:
+                continue
+            things.append((BIN, bin_at(x, y, 0.1, 0.3)) if (i + j) % 2 == 0 else (LAMP, table_lamp(x, y, 0.0)))
+    return room(3.0, 3.0) + [(TABLE, table(0.0, 0.0, 0.3, 0.3, 0.45))] + things
 
 
 def _many_parts() -> List[Part]:
-    """48 small things (bins and floor-standing lamps, alternating) on a 7 x 7 grid around a low table.
+    """48 small things on a 7 x 7 grid; the grid's corners lie 1.61 m from the room's axis, inside the orbit's
+    2.1 m."""
+    return _grid_of_things(7, MANY_SPACING)
 
-    The grid's corners lie 1.61 m from the room's axis, inside the orbit's 2.1 m."""
-    things: List[Part] = []
-    for i in range(7):
-        for j in range(7):
-            if i == j == 3:
-                continue
-            x, y = (i - 3) * MANY_SPACING, (j - 3) * MANY_SPACING
-            things.append((BIN, bin_at(x, y, 0.1, 0.3)) if (i + j) % 2 == 0 else (LAMP, table_lamp(x, y, 0.0)))
-    return room(3.0, 3.0) + [(TABLE, table(0.0, 0.0, 0.3, 0.3, 0.45))] + things
+
+def _many60_parts() -> List[Part]:
+    """60 small things on an 8 x 8 grid (corners 1.61 m from the axis): the instance head issue's 60-object room."""
+    return _grid_of_things(8, MANY60_SPACING)
 
 
 THIN_ROOM_HEIGHT = 2.6
@@ -229,7 +242,7 @@ def _checks_parts() -> List[Part]:
     ]
 
 
-LayoutName = Literal["default", "crowded", "thin", "many", "checks"]
+LayoutName = Literal["default", "crowded", "thin", "many", "many60", "checks"]
 """The names ``--layout`` accepts; the same as the keys of :data:`LAYOUTS`."""
 
 LAYOUTS: Dict[str, Layout] = {
@@ -247,6 +260,7 @@ LAYOUTS: Dict[str, Layout] = {
         ),
         Layout("many", "48 small bins and lamps on a grid: more objects than 32 slots", EXTENDED_CLASSES, _many_parts,
                "orbit"),  # fmt: skip
+        Layout("many60", "60 small bins and lamps on a denser grid", EXTENDED_CLASSES, _many60_parts, "orbit"),
         Layout("checks", "touching cupboards, a never co-visible pair, a pole: the regression test's room",
                EXTENDED_CLASSES, _checks_parts, "orbit"),  # fmt: skip
     )

@@ -1,4 +1,8 @@
-"""The ``many`` layout: more thing objects than the slot head's 32 slots, a valid scene, seen in its frames."""
+"""The ``many`` and ``many60`` layouts: more thing objects than the slot head's 32 slots, a valid scene, seen in its
+frames."""
+
+import numpy as np
+import pytest
 
 from panoptic_nerfstudio.data.validation import validate_scene
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, build_scene, write_demo_scene
@@ -7,10 +11,14 @@ from panoptic_nerfstudio.method_configs import panoptic_lifting_lite_config
 from tests.demo_scene.scene_files import frames
 
 
-def test_the_many_layout_has_more_things_than_slots():
-    things = [obj for obj in build_scene(0, "many") if obj.isthing]
-    assert len(things) == 48 > panoptic_lifting_lite_config().pipeline.model.num_instance_slots
-    assert len({obj.gt_id for obj in things}) == 48
+@pytest.mark.parametrize("layout, count", [("many", 48), ("many60", 60)])
+def test_the_many_layouts_have_more_things_than_slots(layout, count):
+    things = [obj for obj in build_scene(0, layout) if obj.isthing]
+    assert len(things) == count > panoptic_lifting_lite_config().pipeline.model.num_instance_slots
+    assert len({obj.gt_id for obj in things}) == count
+    centres = np.array([(obj.bounds()[0] + obj.bounds()[1])[:2] / 2 for obj in things])
+    gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1) + np.eye(count) * 10
+    assert gaps.min() > 0.3  # apart on the grid, none overlapping another or the table's cells
 
 
 def test_the_many_layout_is_a_valid_scene_whose_frames_show_most_of_its_objects(tmp_path):
