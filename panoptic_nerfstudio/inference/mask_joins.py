@@ -5,14 +5,10 @@ row of the default room; a lamp, a sofa of the crowded one) to two slots, or a s
 holds two 3D instances of one class for it. The masks, for all their defects, draw it as one segment in most views
 that show it. Over the calibration views every thing pixel carries its 3D instance and the input segment it lies in;
 two instances of one class are one object when the views that show both (``MIN_JOINT_VIEWS`` or more) put the bulk
-of each into the same input segment, in views that hold at least ``JOIN_SHARE`` of the deciding views' weight (views
-where both lie in some segment; each weighs the pixels of the smaller of the two there). The weight keeps a few
-pixels from deciding: a cluster of the contrastive head that covers one face of a cupboard bled 3 to 7 pixels onto
-its neighbour in five views, which the masks drew as the neighbour, while the one view that showed both large
-(535 and 240 pixels) separated them; by view count the two were joined. Two touching objects that the network merges
-now and then are not joined: the views that separate them outvote those that merge them; nor through a third
-instance: joins are made strongest first, and none that would put two instances the masks keep apart (separated by
-more than the share a join allows) into one object.
+of each into the same input segment in at least ``JOIN_SHARE`` of the views that decide (both in some segment). Two
+touching objects that the network merges now and then are not joined: the views that separate them outvote those
+that merge them; nor through a third instance: joins are made strongest first, and none that would put two
+instances the masks keep apart (separated in the views that decide) into one object.
 """
 
 from __future__ import annotations
@@ -30,19 +26,18 @@ MIN_JOINT_VIEWS = 3
 MIN_SHARED_VIEWS = 2
 """Views that must put both into one segment."""
 JOIN_SHARE = 2 / 3
-"""Share of the deciding views' weight (both instances in some input segment; each view weighs the smaller one's
-pixels there) that must put them into the same one."""
+"""Share of the deciding views (both instances in some input segment) that must put them into the same one."""
 
 
 def main_segments(instance: np.ndarray, views: np.ndarray, segments: np.ndarray) -> dict:
-    """{(instance, view): (the input segment most of the instance's pixels there lie in (NO_SEGMENT: none), the
-    instance's pixels there)} for the (instance, view) pairs with at least MIN_VIEW_PIXELS pixels."""
+    """{(instance, view): the input segment most of the instance's pixels there lie in (NO_SEGMENT: none)} for the
+    (instance, view) pairs with at least MIN_VIEW_PIXELS pixels."""
     keys, inverse, sizes = np.unique(np.stack([instance, views]), axis=1, return_inverse=True, return_counts=True)
     main = {}
     for column in np.nonzero(sizes >= MIN_VIEW_PIXELS)[0]:
         mine = segments[inverse.reshape(-1) == column]
         values, counts = np.unique(mine, return_counts=True)
-        main[(int(keys[0, column]), int(keys[1, column]))] = (int(values[counts.argmax()]), int(sizes[column]))
+        main[(int(keys[0, column]), int(keys[1, column]))] = int(values[counts.argmax()])
     return main
 
 
@@ -54,25 +49,28 @@ def joined_by_masks(
     never joined)."""
     main = main_segments(instance, views, segments)
     by_view: dict = {}
-    for (instance_id, view), segment_and_size in main.items():
-        by_view.setdefault(view, []).append((instance_id, *segment_and_size))
-    joint, shared, deciding = {}, {}, {}  # per pair: views showing both; shared and deciding [views, weight]
-    for shown in by_view.values():
-        for i, (a, segment_a, size_a) in enumerate(shown):
-            for b, segment_b, size_b in shown[i + 1 :]:
+    for (instance_id, view), segment in main.items():
+        by_view.setdefault(view, []).append((instance_id, segment))
+    joint, shared, deciding = {}, {}, {}
+    for pairs in by_view.values():
+        for i, (a, segment_a) in enumerate(pairs):
+            for b, segment_b in pairs[i + 1 :]:
                 if a == b or classes[a] < 0 or classes[a] != classes[b]:
                     continue
                 key = (min(a, b), max(a, b))
                 joint[key] = joint.get(key, 0) + 1
                 if segment_a != NO_SEGMENT and segment_b != NO_SEGMENT:
-                    weight, same = min(size_a, size_b), int(segment_a == segment_b)
-                    deciding[key] = [x + y for x, y in zip(deciding.get(key, [0, 0]), (1, weight))]
-                    shared[key] = [x + y for x, y in zip(shared.get(key, [0, 0]), (same, same * weight))]
-    decided = [key for key, count in joint.items() if count >= MIN_JOINT_VIEWS and key in deciding]
-    joins = {key: shared[key][1] >= JOIN_SHARE * deciding[key][1] for key in decided}
-    edges = [key for key in decided if joins[key] and shared[key][0] >= MIN_SHARED_VIEWS]
-    kept_apart = {key for key in decided if not joins[key]}
-    edges.sort(key=lambda key: (-shared[key][1] / deciding[key][1], -shared[key][1], key))  # strongest first
+                    deciding[key] = deciding.get(key, 0) + 1
+                    shared[key] = shared.get(key, 0) + int(segment_a == segment_b)
+    decided = [key for key, count in joint.items() if count >= MIN_JOINT_VIEWS]
+    edges = [key for key in decided if shared.get(key, 0) >= max(MIN_SHARED_VIEWS, JOIN_SHARE * deciding.get(key, 0))]
+    kept_apart = {
+        key
+        for key in decided
+        if deciding.get(key, 0) - shared.get(key, 0) >= MIN_SHARED_VIEWS
+        and shared.get(key, 0) < JOIN_SHARE * deciding[key]
+    }
+    edges.sort(key=lambda key: (-shared[key] / deciding[key], -shared[key], key))  # strongest evidence first
     return joined_unless_kept_apart(edges, kept_apart, num_ids)
 
 
