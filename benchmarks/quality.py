@@ -199,7 +199,7 @@ def plan(
 def runs_table(rows: List[Tuple[Run, Dict]]) -> Table:
     table = Table(title="PQ^scene on held-out frames (panoptic-lifting-lite)")
     columns = ("scene", "train seed", "variant", "head", "PQ input", "PQ lifted", "things", "stuff", "mIoU input",
-               "mIoU lifted", "merges", "splits", "objects", "s/step")  # fmt: skip
+               "mIoU lifted", "merges (masks apart)", "splits", "objects", "s/step")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column in ("scene", "variant") else "right")
     for run, m in rows:
@@ -207,10 +207,16 @@ def runs_table(rows: List[Tuple[Run, Dict]]) -> Table:
             run.scene, str(run.train_seed), run.variant, run.head,
             *(f"{m[k]:.1f}" for k in ("input_pq", "lifted_pq", "lifted_pq_things", "lifted_pq_stuff", "input_miou",
                                      "lifted_miou")),
-            str(m.get("merges", "")), str(m.get("splits", "")), str(m.get("objects", "")),
+            merges_cell(m), str(m.get("splits", "")), str(m.get("objects", "")),
             f"{m.get('train_seconds', float('nan')) / m.get('steps', 4000):.3f}",
         )  # fmt: skip
     return table
+
+
+def merges_cell(m: Dict) -> str:
+    """Merged objects, and in brackets those of pairs the 2D masks keep apart (runs evaluated since it is counted)."""
+    apart = m.get("merges_kept_apart_by_masks")
+    return str(m.get("merges", "")) + ("" if apart is None else f" ({apart})")
 
 
 def summary_table(rows: List[Tuple[Run, Dict]], variant: str = "full method") -> Table:

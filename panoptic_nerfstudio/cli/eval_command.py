@@ -82,5 +82,7 @@ def results_table(evaluation: SceneEvaluation) -> Table:
             f"; of {errors.objects} ground-truth objects, {errors.merged} merged with another and {errors.split} split "
             "over several 3D instances"
         )
+        if errors.merged_kept_apart is not None:
+            table.caption += f" ({errors.merged_kept_apart} of the merged in pairs the 2D input masks keep apart)"
     return table
 

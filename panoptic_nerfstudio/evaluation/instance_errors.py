@@ -6,12 +6,18 @@ PQ^scene folds them into one number; these name them. Over all evaluated frames 
   at least ``share`` of its pixels;
 - a ground-truth thing object is **merged** when a predicted 3D instance holds at least
   ``share`` of its pixels and also at least ``share`` of another object's pixels.
+
+Some merges the input could not have prevented: a cluster of bins the 2D network draws as one segment in most views
+gives lifting nothing to separate them by. Given the 2D input masks of the same frames, the merges are also counted
+for pairs that the **masks keep apart**: objects merged with another that the input draws in different segments in
+more than half of the frames showing both (``MIN_PAIR_PIXELS`` pixels or more of each): the merges lifting should
+never make.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 
@@ -20,6 +26,8 @@ from panoptic_nerfstudio.evaluation.panoptic_quality import PanopticFrameLabels
 
 DEFAULT_SHARE = 0.2
 """Share of an object's pixels that makes a predicted instance one of its parts."""
+MIN_PAIR_PIXELS = 16
+"""Pixels each of two objects must show in a frame for the input's segments there to say whether they are apart."""
 
 
 @dataclass
@@ -30,6 +38,8 @@ class InstanceErrors:
     """Objects that share a predicted 3D instance with another object."""
     split: int
     """Objects spread over two or more predicted 3D instances."""
+    merged_kept_apart: Optional[int] = None
+    """Merged objects whose merge joins a pair the input masks keep apart (None: no input given)."""
 
 
 def instance_errors(
@@ -37,8 +47,10 @@ def instance_errors(
     targets: Sequence[PanopticFrameLabels],
     classes: ClassTable,
     share: float = DEFAULT_SHARE,
+    inputs: Optional[Sequence[PanopticFrameLabels]] = None,
 ) -> InstanceErrors:
-    """Count merged and split ground-truth thing objects; predicted stuff pixels (instance 0) belong to no instance."""
+    """Count merged and split ground-truth thing objects; predicted stuff pixels (instance 0) belong to no instance.
+    With the frames' 2D ``inputs``, also the merged objects of pairs the masks keep apart."""
     thing_ids = torch.from_numpy(classes.category_ids[classes.thing_mask])
     objects, instances = [], []
     for prediction, target in zip(predictions, targets):
@@ -47,7 +59,7 @@ def instance_errors(
         objects.append(target.category[on_thing] * (1 << 32) + target.instance[on_thing])
         instances.append(prediction.instance[on_thing])
     if not objects or sum(len(o) for o in objects) == 0:
-        return InstanceErrors(0, 0, 0)
+        return InstanceErrors(0, 0, 0, None if inputs is None else 0)
     object_keys, object_index = torch.unique(torch.cat(objects), return_inverse=True)
     instance_ids, instance_index = torch.unique(torch.cat(instances), return_inverse=True)
     overlap = torch.zeros(len(object_keys), len(instance_ids), dtype=torch.long)
@@ -58,4 +70,36 @@ def instance_errors(
     split = part.sum(dim=1) >= 2
     shared = part.sum(dim=0) >= 2  # instances that are a part of two or more objects
     merged = (part & shared[None, :]).any(dim=1)
-    return InstanceErrors(objects=len(object_keys), merged=int(merged.sum()), split=int(split.sum()))
+    kept_apart = None
+    if inputs is not None:
+        pairs = [(int(a), int(b)) for column in part.T[shared] for a, b in torch.combinations(torch.nonzero(column)[:, 0])]
+        apart = pairs_kept_apart(targets, inputs, [(object_keys[a], object_keys[b]) for a, b in pairs], thing_ids)
+        kept_apart = len({index for (a, b), yes in zip(pairs, apart) if yes for index in (a, b)})
+    return InstanceErrors(len(object_keys), int(merged.sum()), int(split.sum()), kept_apart)
+
+
+def pairs_kept_apart(
+    targets: Sequence[PanopticFrameLabels],
+    inputs: Sequence[PanopticFrameLabels],
+    pairs: List[Tuple[torch.Tensor, torch.Tensor]],
+    thing_ids: torch.Tensor,
+) -> List[bool]:
+    """Per pair of object keys (category << 32 | instance): whether the input puts the two into different thing
+    segments in more than half of the frames that show both."""
+    shown = [0] * len(pairs)
+    separated = [0] * len(pairs)
+    for target, given in zip(targets, inputs):
+        keys = target.category * (1 << 32) + target.instance
+        segment = torch.where(torch.isin(given.category, thing_ids) & (given.instance > 0), given.instance, -1)
+        for index, pair in enumerate(pairs):
+            mains = []
+            for key in pair:
+                mine = segment[keys == key]
+                if len(mine) < MIN_PAIR_PIXELS:
+                    break
+                mains.append(int(torch.mode(mine).values))
+            if len(mains) < 2:
+                continue
+            shown[index] += 1
+            separated[index] += int(mains[0] != mains[1] and min(mains) >= 0)
+    return [2 * apart > count for apart, count in zip(separated, shown)]

@@ -60,9 +60,10 @@ class SceneEvaluation:
     def metrics(self) -> Dict[str, float]:
         out: Dict[str, float] = {"frames": self.frames, "psnr": self.psnr, "dropped_instances": self.dropped_instances}
         if self.instance_errors is not None:
-            out.update(
-                objects=self.instance_errors.objects, merges=self.instance_errors.merged, splits=self.instance_errors.split
-            )
+            errors = self.instance_errors
+            out.update(objects=errors.objects, merges=errors.merged, splits=errors.split)
+            if errors.merged_kept_apart is not None:
+                out["merges_kept_apart_by_masks"] = errors.merged_kept_apart
         for prefix, pq, miou in (("lifted", self.lifted_pq, self.lifted_miou), ("input", self.input_pq, self.input_miou)):
             if pq is not None:
                 out.update({f"{prefix}_{k}": v for k, v in pq.as_dict().items()})
@@ -144,7 +145,7 @@ def evaluate_scene(
         input_miou=_miou(input_confusion) if has_gt else float("nan"),
         psnr=float(np.mean(psnrs)),
         dropped_instances=model.dropped_instances,
-        instance_errors=instance_errors(predictions, targets, classes) if has_gt else None,
+        instance_errors=instance_errors(predictions, targets, classes, inputs=inputs) if has_gt else None,
         predictions=predictions,
     )
 
