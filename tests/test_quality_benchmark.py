@@ -27,3 +27,8 @@ def test_runs_import_this_checkout(quality_benchmark, monkeypatch, tmp_path):
         env=env, cwd=tmp_path, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert Path(found).resolve() == REPO / "panoptic_nerfstudio" / "__init__.py"
+
+
+def test_the_merges_column_shows_those_of_pairs_the_masks_keep_apart_when_counted(quality_benchmark):
+    assert quality_benchmark.merges_cell({"merges": 8, "merges_kept_apart_by_masks": 4}) == "8 (4)"
+    assert quality_benchmark.merges_cell({"merges": 8}) == "8"  # evaluated before it was counted
