@@ -40,15 +40,13 @@ class SegmentRaySamplerConfig(InstantiateConfig):
     """Rays drawn from each chosen 2D segment (the groups of the consistency loss)."""
     uniform_segment_fraction: float = 0.5
     """Share of segment draws uniform over segments rather than proportional to area."""
-    cover_thing_segments: bool = True
-    """Give every thing segment of a drawn image a group before the mixture draws the rest."""
     max_cover_share: float = 0.5
-    """At most this share of an image's groups covers its thing segments (a random subset of them beyond it); the
-    mixture draws the rest. Without a limit a frame with as many things as groups gives no ray to the stuff around
-    them: on the 48-object demo room (21 thing segments per frame, 32 groups per image in the lite preset) walls,
-    floor and ceiling, 67% of the pixels, got 15% of the rays (21% with this limit), and the class head labelled the
-    floor between the objects lamp (README, "Two instance heads"). Frames with fewer things than this share of the
-    groups are drawn exactly as without it."""
+    """Every thing segment of a drawn image gets a group before the mixture draws the rest, in at most this share of the
+    image's groups (a random subset of them beyond it; 0: none, every group from the mixture). Without a limit a frame
+    with as many things as groups gives no ray to the stuff around them: on the 48-object demo room (21 thing segments
+    per frame, 32 groups per image in the lite preset) walls, floor and ceiling, 67% of the pixels, got 15% of the rays
+    (21% with this limit), and the class head labelled the floor between the objects lamp (README, "Two instance
+    heads"). Frames with fewer things than this share of the groups are drawn exactly as without it."""
 
 
 class SegmentRaySampler:
@@ -88,7 +86,7 @@ class SegmentRaySampler:
         else:
             frames = self.frames[torch.randperm(len(self.frames))[:images]]
         local = torch.multinomial(self.segment_weights[frames], groups, replacement=True)
-        if self.config.cover_thing_segments:
+        if self.config.max_cover_share > 0:
             local = self._cover_things(frames, local)
         rows = store.frame_segment_offset[frames, None] + local
         area = store.segment_area[rows]

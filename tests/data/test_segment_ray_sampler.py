@@ -66,7 +66,7 @@ def test_area_sampling_is_uniform_over_pixels_and_uniform_mode_favours_small_seg
     torch.manual_seed(1)
     area_only = SegmentRaySampler(
         SegmentRaySamplerConfig(
-            images_per_batch=2, rays_per_segment=4, uniform_segment_fraction=0.0, cover_thing_segments=False
+            images_per_batch=2, rays_per_segment=4, uniform_segment_fraction=0.0, max_cover_share=0.0
         ),
         store,
     )
@@ -81,7 +81,7 @@ def test_area_sampling_is_uniform_over_pixels_and_uniform_mode_favours_small_seg
 
     mixed = SegmentRaySampler(
         SegmentRaySamplerConfig(
-            images_per_batch=2, rays_per_segment=4, uniform_segment_fraction=0.5, cover_thing_segments=False
+            images_per_batch=2, rays_per_segment=4, uniform_segment_fraction=0.5, max_cover_share=0.0
         ),
         store,
     )
@@ -94,10 +94,10 @@ def test_area_sampling_is_uniform_over_pixels_and_uniform_mode_favours_small_seg
 def test_every_thing_segment_of_a_drawn_image_is_in_the_batch():
     """The per-image assignment must see all instances of the image together, however small."""
     store, frames, _ = _store()
-    for cover in (True, False):
+    for share in (0.5, 0.0):
         sampler = SegmentRaySampler(
             SegmentRaySamplerConfig(
-                images_per_batch=1, rays_per_segment=4, uniform_segment_fraction=0.0, cover_thing_segments=cover
+                images_per_batch=1, rays_per_segment=4, uniform_segment_fraction=0.0, max_cover_share=share
             ),
             store,
         )
@@ -108,7 +108,7 @@ def test_every_thing_segment_of_a_drawn_image_is_in_the_batch():
             frame = int(indices[0, 0])
             things = {int(store.frame_segment_offset[frame]) + s for s, i in enumerate(frames[frame].instances) if i >= 0}
             complete += things <= set(batch["segment"].tolist())
-        assert (complete == 40) == cover  # without covering, the one-pixel thing is almost never drawn
+        assert (complete == 40) == (share > 0)  # without covering, the one-pixel thing is almost never drawn
 
 
 def test_covering_draws_a_random_subset_when_an_image_has_more_things_than_groups():
