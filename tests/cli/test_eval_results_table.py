@@ -1,0 +1,17 @@
+"""The table ``ns-panoptic eval`` prints: merges and splits, and those of pairs the masks keep apart, in its caption."""
+
+from panoptic_nerfstudio.cli.eval_command import results_table
+from panoptic_nerfstudio.evaluation.instance_errors import InstanceErrors
+from panoptic_nerfstudio.evaluation.scene_evaluation import SceneEvaluation
+
+
+def _evaluation(errors):
+    return SceneEvaluation(frames=3, lifted_pq=None, input_pq=None, lifted_miou=0.0, input_miou=0.0, psnr=25.0,
+                           instance_errors=errors)  # fmt: skip
+
+
+def test_the_caption_names_merges_splits_and_those_the_masks_keep_apart():
+    caption = results_table(_evaluation(InstanceErrors(15, 8, 3, 4))).caption
+    assert "of 15 ground-truth objects, 8 merged with another and 3 split" in caption
+    assert "(4 of the merged in pairs the 2D input masks keep apart)" in caption
+    assert "keep apart" not in results_table(_evaluation(InstanceErrors(15, 8, 3))).caption  # no input to count by
