@@ -72,7 +72,8 @@ def instance_errors(
     merged = (part & shared[None, :]).any(dim=1)
     kept_apart = None
     if inputs is not None:
-        pairs = [(int(a), int(b)) for column in part.T[shared] for a, b in torch.combinations(torch.nonzero(column)[:, 0])]
+        members = [torch.nonzero(column)[:, 0] for column in part.T[shared]]  # the objects of each shared instance
+        pairs = [(int(a), int(b)) for objects_of in members for a, b in torch.combinations(objects_of)]
         apart = pairs_kept_apart(targets, inputs, [(object_keys[a], object_keys[b]) for a, b in pairs], thing_ids)
         kept_apart = len({index for (a, b), yes in zip(pairs, apart) if yes for index in (a, b)})
     return InstanceErrors(len(object_keys), int(merged.sum()), int(split.sum()), kept_apart)
