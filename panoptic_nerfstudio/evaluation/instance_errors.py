@@ -17,12 +17,14 @@ never make.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 
 from panoptic_nerfstudio.data.panoptic_format import ClassTable
 from panoptic_nerfstudio.evaluation.panoptic_quality import PanopticFrameLabels
+from panoptic_nerfstudio.inference.mask_evidence import NO_SEGMENT
+from panoptic_nerfstudio.inference.mask_joins import main_segments
 
 DEFAULT_SHARE = 0.2
 """Share of an object's pixels that makes a predicted instance one of its parts."""
@@ -52,12 +54,18 @@ def instance_errors(
     """Count merged and split ground-truth thing objects; predicted stuff pixels (instance 0) belong to no instance.
     With the frames' 2D ``inputs``, also the merged objects of pairs the masks keep apart."""
     thing_ids = torch.from_numpy(classes.category_ids[classes.thing_mask])
-    objects, instances = [], []
-    for prediction, target in zip(predictions, targets):
+    objects, instances, frames, segments = [], [], [], []
+    for index, (prediction, target) in enumerate(zip(predictions, targets)):
         on_thing = torch.isin(target.category, thing_ids) & (target.instance > 0)
         # (category, instance) keys: ground-truth ids need be unique only within a category
         objects.append(target.category[on_thing] * (1 << 32) + target.instance[on_thing])
         instances.append(prediction.instance[on_thing])
+        frames.append(torch.full((int(on_thing.sum()),), index))
+        if inputs is not None:  # each pixel's input thing segment, NO_SEGMENT where the input has no thing
+            given = inputs[index]
+            in_thing = torch.isin(given.category, thing_ids) & (given.instance > 0)
+            segment = torch.where(in_thing, given.instance, NO_SEGMENT)
+            segments.append(segment[on_thing])
     if not objects or sum(len(o) for o in objects) == 0:
         return InstanceErrors(0, 0, 0, None if inputs is None else 0)
     object_keys, object_index = torch.unique(torch.cat(objects), return_inverse=True)
@@ -74,33 +82,17 @@ def instance_errors(
     if inputs is not None:
         members = [torch.nonzero(column)[:, 0] for column in part.T[shared]]  # the objects of each shared instance
         pairs = [(int(a), int(b)) for objects_of in members for a, b in torch.combinations(objects_of)]
-        apart = pairs_kept_apart(targets, inputs, [(object_keys[a], object_keys[b]) for a, b in pairs], thing_ids)
+        frame_of, segment_of = torch.cat(frames).numpy(), torch.cat(segments).numpy()
+        main = main_segments(object_index.numpy(), frame_of, segment_of, MIN_PAIR_PIXELS)
+        apart = [kept_apart_by_masks(main, a, b, len(predictions)) for a, b in pairs]
         kept_apart = len({index for (a, b), yes in zip(pairs, apart) if yes for index in (a, b)})
     return InstanceErrors(len(object_keys), int(merged.sum()), int(split.sum()), kept_apart)
 
 
-def pairs_kept_apart(
-    targets: Sequence[PanopticFrameLabels],
-    inputs: Sequence[PanopticFrameLabels],
-    pairs: List[Tuple[torch.Tensor, torch.Tensor]],
-    thing_ids: torch.Tensor,
-) -> List[bool]:
-    """Per pair of object keys (category << 32 | instance): whether the input puts the two into different thing
-    segments in more than half of the frames that show both."""
-    shown = [0] * len(pairs)
-    separated = [0] * len(pairs)
-    for target, given in zip(targets, inputs):
-        keys = target.category * (1 << 32) + target.instance
-        segment = torch.where(torch.isin(given.category, thing_ids) & (given.instance > 0), given.instance, -1)
-        for index, pair in enumerate(pairs):
-            mains = []
-            for key in pair:
-                mine = segment[keys == key]
-                if len(mine) < MIN_PAIR_PIXELS:
-                    break
-                mains.append(int(torch.mode(mine).values))
-            if len(mains) < 2:
-                continue
-            shown[index] += 1
-            separated[index] += int(mains[0] != mains[1] and min(mains) >= 0)
-    return [2 * apart > count for apart, count in zip(separated, shown)]
+def kept_apart_by_masks(main: dict, a: int, b: int, num_frames: int) -> bool:
+    """Whether the input puts objects ``a`` and ``b`` into different thing segments in more than half of the frames
+    that show both; ``main``: {(object, frame): the input segment most of its pixels there lie in}
+    (``main_segments``)."""
+    both = [(main[(a, f)], main[(b, f)]) for f in range(num_frames) if (a, f) in main and (b, f) in main]
+    separated = sum(first != second and NO_SEGMENT not in (first, second) for first, second in both)
+    return 2 * separated > len(both)

@@ -29,12 +29,14 @@ JOIN_SHARE = 2 / 3
 """Share of the deciding views (both instances in some input segment) that must put them into the same one."""
 
 
-def main_segments(instance: np.ndarray, views: np.ndarray, segments: np.ndarray) -> dict:
+def main_segments(
+    instance: np.ndarray, views: np.ndarray, segments: np.ndarray, min_pixels: int = MIN_VIEW_PIXELS
+) -> dict:
     """{(instance, view): the input segment most of the instance's pixels there lie in (NO_SEGMENT: none)} for the
-    (instance, view) pairs with at least MIN_VIEW_PIXELS pixels."""
+    (instance, view) pairs with at least ``min_pixels`` pixels."""
     keys, inverse, sizes = np.unique(np.stack([instance, views]), axis=1, return_inverse=True, return_counts=True)
     main = {}
-    for column in np.nonzero(sizes >= MIN_VIEW_PIXELS)[0]:
+    for column in np.nonzero(sizes >= min_pixels)[0]:
         mine = segments[inverse.reshape(-1) == column]
         values, counts = np.unique(mine, return_counts=True)
         main[(int(keys[0, column]), int(keys[1, column]))] = int(values[counts.argmax()])
