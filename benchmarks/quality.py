@@ -60,18 +60,23 @@ ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "head grid up to resolution 1024": ("--pipeline.model.heads.max-res", "1024"),
     "slow-fast target (contrastive head)": ("--pipeline.model.contrastive.slow-target-momentum", "0.9"),
     "opacity loss 0.01": ("--pipeline.model.opacity-loss-mult", "0.01"),
-    "no limit on the groups covering things": ("--pipeline.datamanager.ray-sampler.max-cover-share", "1"),
+    "no limit on the groups covering things": ("--pipeline.datamanager.ray-sampler.max-cover-share", "1",
+                                               "--pipeline.datamanager.ray-sampler.busy-cover-share", "1"),
     "a quarter of the groups covering things": ("--pipeline.datamanager.ray-sampler.max-cover-share", "0.25"),
+    "half of the groups covering the things of busy frames": (
+        "--pipeline.datamanager.ray-sampler.busy-cover-share", "0.5"),
 }
 ABLATION_HEADS: Dict[str, str] = {
     "slow-fast target (contrastive head)": "contrastive",
     "no limit on the groups covering things": "contrastive",
     "a quarter of the groups covering things": "contrastive",
+    "half of the groups covering the things of busy frames": "contrastive",
 }
 """Ablations of one instance head: their row trains that head (every other ablation row trains the slots)."""
 ABLATION_LAYOUTS: Dict[str, str] = {
     "no limit on the groups covering things": "many",
     "a quarter of the groups covering things": "many60",
+    "half of the groups covering the things of busy frames": "many60",
 }
 """Ablations that change nothing on the default room: their row trains the layout where they act (the default room's
 frames show at most 11 things, fewer than the half of the 32 groups the limit leaves to things)."""

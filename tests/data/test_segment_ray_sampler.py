@@ -134,7 +134,8 @@ def test_an_image_with_more_things_than_groups_still_gives_the_stuff_around_them
     stuff_share = {}
     for share in (0.5, 1.0):
         config = SegmentRaySamplerConfig(
-            images_per_batch=1, rays_per_segment=4, uniform_segment_fraction=0.0, max_cover_share=share
+            images_per_batch=1, rays_per_segment=4, uniform_segment_fraction=0.0, max_cover_share=share,
+            busy_cover_share=share,
         )
         sampler = SegmentRaySampler(config, store)
         torch.manual_seed(0)
@@ -149,6 +150,39 @@ def test_an_image_with_more_things_than_groups_still_gives_the_stuff_around_them
         stuff_share[share] = stuff / (50 * 32)
     assert stuff_share[1.0] == 0.0  # every group a thing: the stuff never drawn
     assert 0.35 < stuff_share[0.5] < 0.55  # half the groups by area: about 0.5 x 90%
+
+
+def _things_frame(things: int) -> DecodedFrame:
+    """A 24 x 24 frame of stuff with ``things`` 2 x 2 things along its diagonal."""
+    index = np.ones((24, 24), int)
+    for n in range(things):
+        index[2 * n : 2 * n + 2, 2 * n : 2 * n + 2] = n + 2
+    return _frame(index, [IGNORE, 0] + [2] * things, [IGNORE, IGNORE] + list(range(things)), 1.0)
+
+
+def test_a_busy_frame_covers_only_the_busy_share_of_its_groups_and_a_quiet_frame_is_drawn_as_before():
+    """A frame with more things than half the groups (here 10 things, 16 groups, so 8 at most) gives its things a
+    quarter of the groups and the stuff around them the rest; a frame with fewer things is drawn exactly as with one
+    share for every frame."""
+    busy_store = build_ray_store([np.zeros((24, 24, 3), np.uint8)], [_things_frame(10)])
+    quiet_store = build_ray_store([np.zeros((24, 24, 3), np.uint8)], [_things_frame(6)])
+
+    def draw(store, busy_share: float, draws: int = 30):
+        config = SegmentRaySamplerConfig(images_per_batch=1, rays_per_segment=4, uniform_segment_fraction=0.0,
+                                         max_cover_share=0.5, busy_cover_share=busy_share)  # fmt: skip
+        sampler = SegmentRaySampler(config, store)
+        torch.manual_seed(0)
+        return [sampler.sample(64)[1] for _ in range(draws)]  # 16 groups of 4 rays
+
+    for batch in draw(busy_store, 0.25):
+        instances = batch["instance"].reshape(16, 4)
+        assert (instances[:4] >= 0).all() and len(set(batch["segment"].reshape(16, 4)[:4, 0].tolist())) == 4
+    stuff = {share: sum(int((b["semantics"] == 0).sum()) for b in draw(busy_store, share)) for share in (0.25, 0.5)}
+    assert stuff[0.25] > 1.3 * stuff[0.5]  # 12 groups drawn by area (about 90% stuff) instead of 8
+    quiet = [draw(quiet_store, share) for share in (0.25, 0.5)]
+    for a, b in zip(*quiet):
+        assert torch.equal(a["indices"], b["indices"])
+        assert set(range(6)) <= set(a["instance"].tolist())  # every thing of the quiet frame covered
 
 
 def test_store_is_compact():
