@@ -50,11 +50,11 @@ class SegmentRaySamplerConfig(InstantiateConfig):
     heads"). Frames with fewer things than this share of the groups are drawn exactly as without it."""
     busy_cover_share: float = 0.25
     """In a busy frame, one with more things than ``max_cover_share`` of the groups (its things cannot all get a group
-    anyway), only this share of the groups covers things. On the 60-object demo room (49 things per frame, median),
-    a quarter instead of half kept the floor on four contrastive runs of four (two of four lost it with half) and
-    raised PQ^scene from 73.6 to 83.1 (README, "Two instance heads"), while on the suite's rooms (at most 11 things
-    per frame) a quarter for every frame was no better (README, results log). Equal to ``max_cover_share``: one share
-    for every frame."""
+    anyway), only this share of the groups covers things. On the 60-object demo room (25 to 27 thing segments per
+    frame in its input masks, median) a quarter instead of half kept the floor on four contrastive runs of four (two of
+    four lost it with half) and raised PQ^scene from 73.6 to 83.0 (README, "Two instance heads"), while on the suite's
+    rooms (at most 11 things per frame) a quarter for every frame was no better. Equal to ``max_cover_share``: one
+    share for every frame."""
 
 
 class SegmentRaySampler:
