@@ -60,8 +60,8 @@ def instance_errors(
         # (category, instance) keys: ground-truth ids need be unique only within a category
         objects.append(target.category[on_thing] * (1 << 32) + target.instance[on_thing])
         instances.append(prediction.instance[on_thing])
-        frames.append(torch.full((int(on_thing.sum()),), index))
-        if inputs is not None:  # each pixel's input thing segment, NO_SEGMENT where the input has no thing
+        if inputs is not None:  # each pixel's frame and input thing segment, NO_SEGMENT where the input has no thing
+            frames.append(torch.full((int(on_thing.sum()),), index))
             given = inputs[index]
             in_thing = torch.isin(given.category, thing_ids) & (given.instance > 0)
             segment = torch.where(in_thing, given.instance, NO_SEGMENT)

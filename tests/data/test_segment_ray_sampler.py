@@ -124,13 +124,17 @@ def test_covering_draws_a_random_subset_when_an_image_has_more_things_than_group
     assert len(seen) == 2
 
 
+def _things_frame(things: int, side: int = 24) -> DecodedFrame:
+    """A ``side`` x ``side`` frame of stuff with ``things`` 2 x 2 things along its diagonal."""
+    index = np.ones((side, side), int)
+    for n in range(things):
+        index[2 * n : 2 * n + 2, 2 * n : 2 * n + 2] = n + 2
+    return _frame(index, [IGNORE, 0] + [2] * things, [IGNORE, IGNORE] + list(range(things)), 1.0)
+
+
 def test_an_image_with_more_things_than_groups_still_gives_the_stuff_around_them_rays():
     """Covering every thing of a busy frame would leave no group for its walls and floor (nor their colour)."""
-    index = np.ones((20, 20), int)  # stuff: 90% of the pixels
-    for n in range(10):  # ten 2x2 things
-        index[2 * n : 2 * n + 2, 2 * n : 2 * n + 2] = n + 2
-    frame = _frame(index, [IGNORE, 0] + [2] * 10, [IGNORE, IGNORE] + list(range(10)), 1.0)
-    store = build_ray_store([np.zeros((20, 20, 3), np.uint8)], [frame])
+    store = build_ray_store([np.zeros((20, 20, 3), np.uint8)], [_things_frame(10, side=20)])  # stuff: 90%
     stuff_share = {}
     for share in (0.5, 1.0):
         config = SegmentRaySamplerConfig(
@@ -150,14 +154,6 @@ def test_an_image_with_more_things_than_groups_still_gives_the_stuff_around_them
         stuff_share[share] = stuff / (50 * 32)
     assert stuff_share[1.0] == 0.0  # every group a thing: the stuff never drawn
     assert 0.35 < stuff_share[0.5] < 0.55  # half the groups by area: about 0.5 x 90%
-
-
-def _things_frame(things: int) -> DecodedFrame:
-    """A 24 x 24 frame of stuff with ``things`` 2 x 2 things along its diagonal."""
-    index = np.ones((24, 24), int)
-    for n in range(things):
-        index[2 * n : 2 * n + 2, 2 * n : 2 * n + 2] = n + 2
-    return _frame(index, [IGNORE, 0] + [2] * things, [IGNORE, IGNORE] + list(range(things)), 1.0)
 
 
 def test_a_busy_frame_covers_only_the_busy_share_of_its_groups_and_a_quiet_frame_is_drawn_as_before():
