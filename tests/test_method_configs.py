@@ -32,3 +32,23 @@ def test_the_lite_preset_trains_with_fused_adam_and_the_paper_preset_as_nerfstud
     paper = panoptic_lifting_config().optimizers
     assert all(type(group["optimizer"]) is FusedAdamOptimizerConfig for group in lite.values())
     assert all(type(group["optimizer"]) is AdamOptimizerConfig for group in paper.values())
+
+
+def _rate_after(group: dict, steps: int) -> float:
+    """The learning rate a preset's optimizer group trains with after ``steps`` scheduler steps."""
+    optimizer = group["optimizer"].setup([torch.nn.Parameter(torch.zeros(1))])
+    scheduler = group["scheduler"].setup().get_scheduler(optimizer, group["optimizer"].lr)
+    for _ in range(steps):
+        optimizer.step()
+        scheduler.step()
+    return optimizer.param_groups[0]["lr"]
+
+
+def test_the_lite_heads_rate_decays_to_1e_3_over_the_run_while_the_field_keeps_learning():
+    config = panoptic_lifting_lite_config()
+    steps = config.max_num_iterations
+    assert abs(_rate_after(config.optimizers["panoptic_heads"], steps) - 1e-3) < 1e-5
+    assert _rate_after(config.optimizers["fields"], steps) > 3e-3
+    assert _rate_after(config.optimizers["proposal_networks"], steps) > 3e-3
+    paper = panoptic_lifting_config().optimizers  # the paper-sized preset: one schedule for every group
+    assert paper["panoptic_heads"]["scheduler"].max_steps == paper["fields"]["scheduler"].max_steps

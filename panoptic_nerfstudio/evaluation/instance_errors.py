@@ -6,6 +6,10 @@ PQ^scene folds them into one number; these name them. Over all evaluated frames 
   at least ``share`` of its pixels;
 - a ground-truth thing object is **merged** when a predicted 3D instance holds at least
   ``share`` of its pixels and also at least ``share`` of another object's pixels.
+The shares are of an object's pixels that carry a 3D instance: pixels labelled stuff are misses (PQ counts them),
+not parts. So an object the field mostly misses is counted by the few pixels it does label: on `thin` seed 1 a
+picture frame of 42 held-out pixels, 38 labelled wall and 4 with the neighbouring lamp's instance, counts as merged
+with that lamp.
 
 Some merges the input could not have prevented: a cluster of bins the 2D network draws as one segment in most views
 gives lifting nothing to separate them by. Given the 2D input masks of the same frames, the merges are also counted
