@@ -39,16 +39,23 @@ class FusedAdamOptimizerConfig(AdamOptimizerConfig):
     hash table on a CPU (README, "Training speed and memory")."""
 
 
-def _optimizers(decay_steps: int, lr: float = 1e-2, fused: bool = False, heads_decay: Optional[int] = None) -> dict:
+def _optimizers(
+    decay_steps: int,
+    lr: float = 1e-2,
+    fused: bool = False,
+    heads_decay_steps: Optional[int] = None,
+    heads_lr_final: float = 1e-4,
+) -> dict:
     """Adam per parameter group, the learning rate falling exponentially from ``lr`` to 1e-4 over ``decay_steps``.
 
     Both presets pass more decay steps than they train (lite: 5 x 4,000; paper-sized: 200,000 for 30,000), so a
     run ends at about 4e-3 (lite) or 5e-3 rather than 1e-4: the field still learns in the last steps (the lite
     field's rate decayed to 1e-3 over the run was lower on both ``thin`` runs it was tried on, results log).
-    ``heads_decay``: the segmentation heads' rate falls to 1e-3 over these steps instead (the lite preset: over its
-    4,000 steps). The heads never train the density (gradient stopping), so this changes the labels of the very same
-    field: on the suite of issue 17 the crowded room's four runs gained 0.3 to 3.3 points of PQ^scene (README,
-    "Quality on scenes the method was not tuned on"). The paper-sized preset keeps one schedule: not measured there.
+    ``heads_decay_steps`` and ``heads_lr_final``: the segmentation heads' own schedule (None: ``decay_steps``; the lite
+    preset: to 1e-3 over its 4,000 steps). The heads never train the density (gradient stopping), so this changes the
+    labels of the very same field: on the suite of issue 17 the crowded room's four runs gained 0.3 to 3.3 points of
+    PQ^scene (README, "Quality on scenes the method was not tuned on"). The paper-sized preset keeps one schedule: not
+    measured there.
     """
 
     def adam(lr_init: float, lr_final: float, steps: int, weight_decay: float = 0.0) -> dict:
@@ -59,12 +66,11 @@ def _optimizers(decay_steps: int, lr: float = 1e-2, fused: bool = False, heads_d
             "scheduler": ExponentialDecaySchedulerConfig(lr_final=lr_final, max_steps=steps),
         }
 
-    heads_final, heads_steps = (1e-4, decay_steps) if heads_decay is None else (1e-3, heads_decay)
     return {
         "proposal_networks": adam(lr, 1e-4, decay_steps),
         "fields": adam(lr, 1e-4, decay_steps),
         # The paper trains the segmentation heads with their own optimizer and weight decay.
-        "panoptic_heads": adam(lr, heads_final, heads_steps, weight_decay=1e-6),
+        "panoptic_heads": adam(lr, heads_lr_final, heads_decay_steps or decay_steps, weight_decay=1e-6),
         "camera_opt": adam(1e-3, 1e-4, 5000),
     }
 
@@ -159,7 +165,7 @@ def panoptic_lifting_lite_config() -> TrainerConfig:
                 consistency_loss_start_step=1000,
             ),
         ),
-        optimizers=_optimizers(decay_steps=5 * max_steps, fused=True, heads_decay=max_steps),
+        optimizers=_optimizers(decay_steps=5 * max_steps, fused=True, heads_decay_steps=max_steps, heads_lr_final=1e-3),
         viewer=ViewerConfig(num_rays_per_chunk=4096),
         vis="tensorboard",
     )
