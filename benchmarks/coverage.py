@@ -9,8 +9,9 @@ the median count and the share seen by no training view and by at most two. No t
 
 With ``--runs`` (trained runs of demo scenes, as ``quality.py`` writes them) it also renders each run's held-out
 views and prints, per run and coverage, the share of pixels whose class the lifted field and the 2D input get right
-(the ground truth's class; a void input pixel is wrong): where lifting loses to its input, and whether it is where
-the training views did not look.
+(the ground truth's class; a void input pixel is wrong) and the share rendered well in front of or behind their
+true surface: where lifting loses to its input, whether that is where the training views did not look, and whether
+the geometry there is wrong.
 
     python benchmarks/quality.py --jobs 2 --no-ablations        # writes the suite's scenes under --out/scenes
     python benchmarks/coverage.py benchmarks/quality-runs/scenes/*
@@ -43,10 +44,17 @@ BUCKETS = {"no view": (0, 0), f"1 to {FEW_VIEWS} views": (1, FEW_VIEWS), f"{FEW_
 """Coverage buckets of the accuracy table: (fewest, most) training views, inclusive; None: no limit."""
 
 
-def frame_coverage(scene: Path) -> Tuple[Dict[str, Tuple[np.ndarray, np.ndarray]], List[str]]:
-    """Per held-out image file name, from the ground truth: the training views that see each pixel's surface point
-    and the class index of each pixel's object ([H, W] each; -1 where the pixel hits nothing); and the class
-    names."""
+FloatArray = np.ndarray
+Frame = Tuple[np.ndarray, np.ndarray, FloatArray]
+"""One held-out frame's ground truth, [H, W] each: the training views that see each pixel's surface point, the class
+index of the pixel's object (both -1 where the pixel hits nothing) and the distance to the surface (inf there)."""
+IN_FRONT, BEHIND = 0.8, 1.25
+"""A rendered depth under ``IN_FRONT`` times the true distance is something in front of the surface (a floater);
+over ``BEHIND`` times it, the surface left transparent."""
+
+
+def frame_coverage(scene: Path) -> Tuple[Dict[str, Frame], List[str]]:
+    """Per held-out image file name, its ``Frame`` from the scene's ground truth; and the class names."""
     meta_file = scene / "transforms.json"
     meta = json.loads(meta_file.read_text())
     demo = meta.get("panoptic_demo_scene")
@@ -59,11 +67,11 @@ def frame_coverage(scene: Path) -> Tuple[Dict[str, Tuple[np.ndarray, np.ndarray]
     sources = [poses[name] for name in meta["train_filenames"]]
     index_of = {category.id: i for i, category in enumerate(layout.classes.categories)}
     object_class = np.array([index_of[o.category_id] for o in objects] + [-1])  # [-1]: a miss (obj -1)
-    frames: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+    frames: Dict[str, Frame] = {}
     for name in meta["val_filenames"]:
         counts = view_counts(objects, intr, poses[name], sources)
-        hit = trace(objects, RayGrid.through(poses[name], intr, CENTRE)).obj.reshape(counts.shape)
-        frames[Path(name).name] = (counts, object_class[hit])
+        hits = trace(objects, RayGrid.through(poses[name], intr, CENTRE))
+        frames[Path(name).name] = (counts, object_class[hits.obj].reshape(counts.shape), hits.t.reshape(counts.shape))
     return frames, [category.name for category in layout.classes.categories]
 
 
@@ -71,7 +79,7 @@ def scene_coverage(scene: Path) -> Dict[str, np.ndarray]:
     """Per class name, the training views that see each held-out pixel of that class (ground truth)."""
     frames, names = frame_coverage(scene)
     per_class: Dict[str, List[np.ndarray]] = {}
-    for counts, classes in frames.values():
+    for counts, classes, _ in frames.values():
         for index in np.unique(classes[classes >= 0]):
             per_class.setdefault(names[index], []).append(counts[classes == index])
     return {label: np.concatenate(parts) for label, parts in per_class.items()}
@@ -94,12 +102,27 @@ def coverage_table(scenes: List[Path]) -> Table:
 
 
 @dataclass
+class Bucket:
+    """The held-out pixels of one coverage bucket; every figure a share of them but the first."""
+
+    share: float
+    """Of all held-out pixels that hit a surface."""
+    input_right: float
+    """Whose class the 2D input gets right (a void input pixel is wrong)."""
+    lifted_right: float
+    """Whose class the lifted field gets right."""
+    in_front: float
+    """Rendered in front of their surface (depth under ``IN_FRONT`` times the true distance): a floater."""
+    behind: float
+    """Rendered behind it (over ``BEHIND`` times): the surface left transparent."""
+
+
+@dataclass
 class RunCoverage:
     """One trained run's held-out views split by coverage."""
 
-    buckets: Dict[str, Tuple[float, float, float]]
-    """Per coverage bucket (``BUCKETS``) with pixels in it: its share of the held-out pixels that hit a surface, and
-    the share of its pixels whose class the input and the lifted field get right."""
+    buckets: Dict[str, Bucket]
+    """Per coverage bucket (``BUCKETS``) with pixels in it."""
     pq: Dict[Tuple[str, str], float]
     """PQ^scene of ("input" | "lifted", "all" | "covered"): on all pixels, and on those more than ``FEW_VIEWS``
     training views see (the others void in the ground truth)."""
@@ -124,11 +147,13 @@ def run_coverage(config: Path) -> RunCoverage:
         raise SystemExit(f"{config}: its classes {classes.names} are not those of its scene {scene}")
     category_ids = torch.from_numpy(classes.category_ids)
     labels: Dict[str, List[PanopticFrameLabels]] = {"all": [], "covered": [], "input": [], "lifted": []}
-    pixels: Dict[str, List[np.ndarray]] = {"views": [], "truth": [], "input": [], "lifted": []}
+    scale = json.loads((config.parent / "dataparser_transforms.json").read_text())["scale"]  # scene units per metre
+    pixels: Dict[str, List[np.ndarray]] = {"views": [], "truth": [], "input": [], "lifted": [], "depth": []}
     for index in range(len(dataset)):
-        views, truth = frames[Path(dataset.image_filenames[index]).name]
+        views, truth, distance = frames[Path(dataset.image_filenames[index]).name]
         size = (views.shape[1], views.shape[0])
-        prediction = model.infer(model.get_distributions_for_camera(dataset.cameras[index : index + 1]))
+        outputs = model.get_distributions_for_camera(dataset.cameras[index : index + 1])
+        prediction = model.infer(outputs)
         semantics = prediction.semantics.long().cpu()
         layers = dataset.panoptic.layers[index]
         target, given = labels_of(layers.gt_panoptic, classes, size), labels_of(layers.panoptic, classes, size)
@@ -141,22 +166,25 @@ def run_coverage(config: Path) -> RunCoverage:
         pixels["truth"].append(truth.ravel())
         pixels["input"].append(classes.dense_indices(given.category.numpy()).ravel())
         pixels["lifted"].append(semantics.numpy().ravel())
+        pixels["depth"].append((outputs["depth"][..., 0].cpu().numpy() / (distance * scale)).ravel())
     inputs = frames_with_unique_ids(labels["input"])
     pq = {
         (way, part): scene_panoptic_quality(predicted, labels[part], classes).all.pq
         for way, predicted in (("input", inputs), ("lifted", labels["lifted"]))
         for part in ("all", "covered")
     }
-    views, truth, given_classes, lifted_classes = (np.concatenate(pixels[key]) for key in pixels)
+    views, truth, given_classes, lifted_classes, depth = (np.concatenate(pixels[key]) for key in pixels)
     valid = truth >= 0
     buckets = {}
     for label, (low, high) in BUCKETS.items():
         bucket = valid & (views >= low) & (views <= (high if high is not None else views.max()))
         if bucket.any():
-            buckets[label] = (
-                float(bucket.sum() / valid.sum()),
-                float(np.mean(given_classes[bucket] == truth[bucket])),
-                float(np.mean(lifted_classes[bucket] == truth[bucket])),
+            buckets[label] = Bucket(
+                share=float(bucket.sum() / valid.sum()),
+                input_right=float(np.mean(given_classes[bucket] == truth[bucket])),
+                lifted_right=float(np.mean(lifted_classes[bucket] == truth[bucket])),
+                in_front=float(np.mean(depth[bucket] < IN_FRONT)),
+                behind=float(np.mean(depth[bucket] > BEHIND)),
             )
     return RunCoverage(buckets, pq)
 
@@ -164,15 +192,16 @@ def run_coverage(config: Path) -> RunCoverage:
 def accuracy_table(runs: List[Path]) -> Table:
     table = Table(title="Held-out pixels whose class is right, by the training views that see their surface; "
                   f"PQ^scene of all pixels and of those {FEW_VIEWS + 1} or more training views see")  # fmt: skip
-    for column in ("run", "training views", "share of pixels", "input right", "lifted right", "PQ input",
-                   "PQ lifted"):  # fmt: skip
+    for column in ("run", "training views", "share of pixels", "input right", "lifted right", "depth in front",
+                   "depth behind", "PQ input", "PQ lifted"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("run", "training views") else "right")
     for run in runs:
         result = run_coverage(run if run.suffix == ".yml" else _one_config(run))
-        for label, (share, given, lifted) in result.buckets.items():
-            table.add_row(run.name, label, f"{share:.0%}", f"{given:.1%}", f"{lifted:.1%}", "", "")
+        for label, b in result.buckets.items():
+            table.add_row(run.name, label, f"{b.share:.0%}", f"{b.input_right:.1%}", f"{b.lifted_right:.1%}",
+                          f"{b.in_front:.1%}", f"{b.behind:.1%}", "", "")  # fmt: skip
         for part, label in (("all", "all pixels"), ("covered", f"{FEW_VIEWS + 1} or more")):
-            table.add_row(run.name, f"PQ^scene: {label}", "", "", "", f"{result.pq['input', part]:.1f}",
+            table.add_row(run.name, f"PQ^scene: {label}", "", "", "", "", "", f"{result.pq['input', part]:.1f}",
                           f"{result.pq['lifted', part]:.1f}")  # fmt: skip
         table.add_section()
     return table
@@ -193,7 +222,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.scenes and not args.runs:
         parser.error("give demo scene folders, --runs, or both")
-    console = Console(width=120)
+    console = Console(width=200)
     if args.scenes:
         console.print(coverage_table(args.scenes))
     if args.runs:

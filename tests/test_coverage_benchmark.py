@@ -55,5 +55,7 @@ def test_a_run_scores_as_ns_panoptic_eval_before_the_split(coverage_benchmark, t
     evaluation = evaluate_scene(model, pipeline.datamanager.eval_dataset)
     assert result.pq["lifted", "all"] == pytest.approx(evaluation.lifted_pq.all.pq)
     assert result.pq["input", "all"] == pytest.approx(evaluation.input_pq.all.pq)
-    assert sum(share for share, _, _ in result.buckets.values()) == pytest.approx(1.0)
-    assert all(0.0 <= right <= 1.0 for _, given, lifted in result.buckets.values() for right in (given, lifted))
+    assert sum(bucket.share for bucket in result.buckets.values()) == pytest.approx(1.0)
+    for bucket in result.buckets.values():
+        assert all(0.0 <= value <= 1.0 for value in (bucket.input_right, bucket.lifted_right, bucket.in_front))
+        assert bucket.in_front + bucket.behind <= 1.0
