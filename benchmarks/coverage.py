@@ -32,9 +32,9 @@ from rich.table import Table
 
 import this_checkout  # noqa: F401  (first: this checkout's package, not an installed copy)
 
-from panoptic_nerfstudio.demo_scene.geometry import Intrinsics, trace, RayGrid
+from panoptic_nerfstudio.demo_scene.geometry import Intrinsics
 from panoptic_nerfstudio.demo_scene.layouts import build_scene, get_layout
-from panoptic_nerfstudio.demo_scene.view_coverage import CENTRE, view_counts
+from panoptic_nerfstudio.demo_scene.view_coverage import pixel_hits, view_counts
 
 FEW_VIEWS = 2
 """At most this many training views: too few to place a surface."""
@@ -44,8 +44,7 @@ BUCKETS = {"no view": (0, 0), f"1 to {FEW_VIEWS} views": (1, FEW_VIEWS), f"{FEW_
 """Coverage buckets of the accuracy table: (fewest, most) training views, inclusive; None: no limit."""
 
 
-FloatArray = np.ndarray
-Frame = Tuple[np.ndarray, np.ndarray, FloatArray]
+Frame = Tuple[np.ndarray, np.ndarray, np.ndarray]
 """One held-out frame's ground truth, [H, W] each: the training views that see each pixel's surface point, the class
 index of the pixel's object (both -1 where the pixel hits nothing) and the distance to the surface (inf there)."""
 IN_FRONT, BEHIND = 0.8, 1.25
@@ -69,8 +68,8 @@ def frame_coverage(scene: Path) -> Tuple[Dict[str, Frame], List[str]]:
     object_class = np.array([index_of[o.category_id] for o in objects] + [-1])  # [-1]: a miss (obj -1)
     frames: Dict[str, Frame] = {}
     for name in meta["val_filenames"]:
-        counts = view_counts(objects, intr, poses[name], sources)
-        hits = trace(objects, RayGrid.through(poses[name], intr, CENTRE))
+        hits = pixel_hits(objects, intr, poses[name])
+        counts = view_counts(objects, intr, hits, sources)
         frames[Path(name).name] = (counts, object_class[hits.obj].reshape(counts.shape), hits.t.reshape(counts.shape))
     return frames, [category.name for category in layout.classes.categories]
 
@@ -147,7 +146,7 @@ def run_coverage(config: Path) -> RunCoverage:
         raise SystemExit(f"{config}: its classes {classes.names} are not those of its scene {scene}")
     category_ids = torch.from_numpy(classes.category_ids)
     labels: Dict[str, List[PanopticFrameLabels]] = {"all": [], "covered": [], "input": [], "lifted": []}
-    scale = json.loads((config.parent / "dataparser_transforms.json").read_text())["scale"]  # scene units per metre
+    scale = pipeline.datamanager.train_dataparser_outputs.dataparser_scale  # scene units per metre
     pixels: Dict[str, List[np.ndarray]] = {"views": [], "truth": [], "input": [], "lifted": [], "depth": []}
     for index in range(len(dataset)):
         views, truth, distance = frames[Path(dataset.image_filenames[index]).name]
@@ -190,13 +189,15 @@ def run_coverage(config: Path) -> RunCoverage:
 
 
 def accuracy_table(runs: List[Path]) -> Table:
+    from clustering import config_of  # (a benchmark beside this one; it imports nerfstudio: only with --runs)
+
     table = Table(title="Held-out pixels whose class is right, by the training views that see their surface; "
                   f"PQ^scene of all pixels and of those {FEW_VIEWS + 1} or more training views see")  # fmt: skip
     for column in ("run", "training views", "share of pixels", "input right", "lifted right", "depth in front",
                    "depth behind", "PQ input", "PQ lifted"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("run", "training views") else "right")
     for run in runs:
-        result = run_coverage(run if run.suffix == ".yml" else _one_config(run))
+        result = run_coverage(config_of(run))
         for label, b in result.buckets.items():
             table.add_row(run.name, label, f"{b.share:.0%}", f"{b.input_right:.1%}", f"{b.lifted_right:.1%}",
                           f"{b.in_front:.1%}", f"{b.behind:.1%}", "", "")  # fmt: skip
@@ -205,13 +206,6 @@ def accuracy_table(runs: List[Path]) -> Table:
                           f"{result.pq['lifted', part]:.1f}")  # fmt: skip
         table.add_section()
     return table
-
-
-def _one_config(run: Path) -> Path:
-    found = sorted(run.rglob("config.yml"))
-    if len(found) != 1:
-        raise SystemExit(f"{run}: expected one config.yml under it, found {len(found)}")
-    return found[0]
 
 
 def main() -> None:

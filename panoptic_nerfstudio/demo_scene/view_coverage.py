@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from panoptic_nerfstudio.demo_scene.geometry import Intrinsics, RayGrid, trace
+from panoptic_nerfstudio.demo_scene.geometry import Hits, Intrinsics, RayGrid, trace
 from panoptic_nerfstudio.demo_scene.layouts import SceneObject
 
 CENTRE = ((0.5, 0.5),)
@@ -31,15 +31,19 @@ class PointRays(RayGrid):
         return None
 
 
+def pixel_hits(objects: Sequence[SceneObject], intr: Intrinsics, c2w: np.ndarray) -> Hits:
+    """The nearest hit of the ray through each pixel centre of camera ``c2w``, row-major."""
+    return trace(objects, RayGrid.through(c2w, intr, CENTRE))
+
+
 def view_counts(
-    objects: Sequence[SceneObject], intr: Intrinsics, target_c2w: np.ndarray, source_c2ws: Sequence[np.ndarray]
+    objects: Sequence[SceneObject], intr: Intrinsics, target: Hits, source_c2ws: Sequence[np.ndarray]
 ) -> np.ndarray:
-    """[H, W] number of source cameras that see the surface point of each target pixel; -1 where the pixel hits
-    nothing. A source sees a point when the point projects inside its image, in front of it, and the ray from the
-    source's centre towards the point hits nothing before it."""
-    hits = trace(objects, RayGrid.through(target_c2w, intr, CENTRE))
-    hit = np.isfinite(hits.t)
-    points = hits.point.T[hit]  # [N, 3]
+    """[H, W] number of source cameras that see the surface point of each pixel of a target view (its
+    ``pixel_hits``); -1 where the pixel hits nothing. A source sees a point when the point projects inside its
+    image, in front of it, and the ray from the source's centre towards the point hits nothing before it."""
+    hit = np.isfinite(target.t)
+    points = target.point.T[hit]  # [N, 3]
     counts = np.zeros(len(points), dtype=np.int64)
     for c2w in source_c2ws:
         counts += _seen_from(objects, intr, c2w, points)

@@ -5,7 +5,7 @@ import numpy as np
 from panoptic_nerfstudio.demo_scene.cameras import intrinsics, look_at
 from panoptic_nerfstudio.demo_scene.geometry import Box
 from panoptic_nerfstudio.demo_scene.layouts import SceneObject
-from panoptic_nerfstudio.demo_scene.view_coverage import view_counts
+from panoptic_nerfstudio.demo_scene.view_coverage import pixel_hits, view_counts
 
 INTR = intrinsics(40, 30)
 CUBE = SceneObject(5, 5001, (Box((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5)),), None, True)  # type: ignore[arg-type]
@@ -24,7 +24,7 @@ def test_a_face_is_seen_by_the_cameras_in_front_of_it_only():
         camera(-3.0, 0.0, 0.0),  # behind the cube: sees the opposite face only
         camera(3.0, 0.0, 0.0, target=(3.0, 5.0, 0.0)),  # looking away
     ]
-    counts = view_counts([CUBE], INTR, target, sources)
+    counts = view_counts([CUBE], INTR, pixel_hits([CUBE], INTR, target), sources)
     on_cube = counts >= 0
     assert 0 < on_cube.sum() < counts.size  # the cube fills part of the image, the rest hits nothing (-1)
     assert (counts[~on_cube] == -1).all()
@@ -35,8 +35,9 @@ def test_a_face_is_seen_by_the_cameras_in_front_of_it_only():
 def test_an_occluder_hides_the_face_from_a_camera():
     target = camera(3.0, 0.0, 0.0)
     occluder = SceneObject(1, 1000, (Box((1.5, -2.0, -2.0), (1.6, 2.0, 2.0)),), None, False)  # type: ignore[arg-type]
-    counts = view_counts([CUBE, occluder], INTR, camera(1.4, 0.0, 0.0), [target])
+    held_out = camera(1.4, 0.0, 0.0)
+    counts = view_counts([CUBE, occluder], INTR, pixel_hits([CUBE, occluder], INTR, held_out), [target])
     # the training camera stands behind the wall: it sees the wall, never the face the held-out camera shows
     assert (counts[counts >= 0] == 0).all()
-    counts_without = view_counts([CUBE], INTR, camera(1.4, 0.0, 0.0), [target])
+    counts_without = view_counts([CUBE], INTR, pixel_hits([CUBE], INTR, held_out), [target])
     assert (counts_without[counts_without >= 0] == 1).mean() > 0.95
