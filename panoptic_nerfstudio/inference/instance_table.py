@@ -219,7 +219,8 @@ def resolve_table(
     (``split_slots`` False: one instance per slot); with the input segments in ``samples`` (and ``split_by_masks``),
     parts the masks separate consistently are split further (``mask_evidence``), and instances of one class they
     draw as one object are joined (``mask_joins``; the table's ``same_as``). A smaller group of another class
-    than the part it would join is a part too (``split_slot``); parts split off a slot are never dropped by area:
+    than the part it would join is a part too (``split_slot``), and points farther than the gap from every part of
+    their slot belong to none: they count as stuff here and store no points. Parts split off a slot are never dropped by area:
     each is an object the field labels apart; nor are instances seen in ``MIN_VIEWS`` views or more. At the
     calibration's quarter resolution a footprint is about 5 cm in the demo rooms, so parts must lie about half a metre
     apart: with 4 footprints, a poorly reconstructed corner of a sofa on the default scene came off as a separate
@@ -243,7 +244,8 @@ def resolve_table(
             parts = refine_parts(parts, points[mine], views, segments, min_part)
         ids = [slot + 1] + [len(slots_of_ids) + n for n in range(parts.count - 1)]
         slots_of_ids += [slot] * (parts.count - 1)
-        instance[mine] = torch.tensor(ids)[torch.from_numpy(parts.part)]
+        # NO_PART (-1) indexes the last entry: a point far from every part of its slot is stuff
+        instance[mine] = torch.tensor(ids + [STUFF_INSTANCE])[torch.from_numpy(parts.part)]
         for part, chosen in enumerate(points_per_part(parts, POINTS_PER_PART, seed=slot)):
             kept = torch.from_numpy(points[mine[chosen]])
             stored_points.append(kept)

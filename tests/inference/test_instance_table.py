@@ -185,9 +185,14 @@ def test_a_small_far_group_of_another_class_never_takes_the_large_parts_class():
     assert len(table.points[table.point_ids == 5]) == 10
 
 
-def test_a_small_far_group_of_the_same_class_joins_the_large_part():
+def test_a_small_far_group_of_the_same_class_belongs_to_no_instance():
     table = resolve_table(_cabinet_and_far_small_object_in_one_slot(CABINET), 4, 4, min_area_fraction=0.02)
-    assert len(table.classes) == 5 and table.classes[1] == CABINET  # one instance: a badly reconstructed corner
+    assert len(table.classes) == 5 and table.classes[1] == CABINET
+    assert table.points[table.point_ids == 1][:, 0].max() < 0.1  # only the cabinet's points: none 1 unit away
+    # Rendering: a pixel on the far group is beyond the cabinet's reach, so it never takes the cabinet's id.
+    points = torch.tensor([[0.02, 0.02, 0.02], [1.02, 0.02, 0.02]])
+    outside = beyond_reach(torch.tensor([1, 1]), points, table)
+    assert outside.tolist() == [False, True]
 
 
 def test_calibrating_from_a_dataset_passes_its_cameras_and_its_2d_masks():
