@@ -220,11 +220,11 @@ def resolve_table(
     parts the masks separate consistently are split further (``mask_evidence``), and instances of one class they
     draw as one object are joined (``mask_joins``; the table's ``same_as``). A smaller group of another class
     than the part it would join is a part too (``split_slot``), and points farther than the gap from every part of
-    their slot belong to none: they count as stuff here and store no points. Parts split off a slot are never dropped by area:
-    each is an object the field labels apart; nor are instances seen in ``MIN_VIEWS`` views or more. At the
-    calibration's quarter resolution a footprint is about 5 cm in the demo rooms, so parts must lie about half a metre
-    apart: with 4 footprints, a poorly reconstructed corner of a sofa on the default scene came off as a separate
-    instance (a false positive in PQ)."""
+    their slot belong to none: they count as stuff here and store no points. Parts split off a slot are never
+    dropped by area: each is an object the field labels apart; nor are instances seen in ``MIN_VIEWS`` views or
+    more. At the calibration's quarter resolution a footprint is about 5 cm in the demo rooms, so parts must lie
+    about half a metre apart: with 4 footprints, a poorly reconstructed corner of a sofa on the default scene came
+    off as a separate instance (a false positive in PQ)."""
     total = len(samples.slots) + samples.stuff_pixels
     min_part = max(1, int(np.ceil(min_area_fraction * total)))
     footprint = float(samples.footprints.median()) if len(samples.footprints) else 0.0

@@ -25,7 +25,7 @@ from typing import List, Tuple
 import numpy as np
 from sklearn.cluster import KMeans
 
-from panoptic_nerfstudio.inference.instance_parts import SlotParts, join_nearest, numbered_by_size, whole
+from panoptic_nerfstudio.inference.instance_parts import NO_PART, SlotParts, join_nearest, numbered_by_size, whole
 
 NO_SEGMENT = -1
 """Segment of a pixel where the input has no thing (stuff, void)."""
@@ -83,8 +83,9 @@ def split_by_masks(points: np.ndarray, views: np.ndarray, segments: np.ndarray, 
 def refine_parts(
     parts: SlotParts, points: np.ndarray, views: np.ndarray, segments: np.ndarray, min_part_points: int
 ) -> SlotParts:
-    """Split each of a slot's spatial ``parts`` further where the masks separate it; parts renumbered by size."""
-    part = np.full(len(points), -1, dtype=np.int64)
+    """Split each of a slot's spatial ``parts`` further where the masks separate it; parts renumbered by size. Points
+    of no part (NO_PART) stay so."""
+    part = np.full(len(points), NO_PART, dtype=np.int64)
     count = 0
     for index in range(parts.count):
         mine = np.flatnonzero(parts.part == index)
