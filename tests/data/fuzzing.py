@@ -31,7 +31,6 @@ from panoptic_nerfstudio.data.panoptic_format import (
     PanopticFormatError,
     PanopticFrame,
     SegmentInfo,
-    write_confidence,
     write_panoptic,
 )
 
@@ -144,16 +143,15 @@ def base_ids() -> np.ndarray:
     return ids  # a few void pixels remain on the right
 
 
-def _base_files() -> Tuple[bytes, str, bytes]:
-    """PNG bytes, JSON text and confidence PNG bytes of the valid frame, as the writers produce them."""
+def _base_files() -> Tuple[bytes, str]:
+    """PNG bytes and JSON text of the valid frame, as the writer produces them."""
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "m.png"
         write_panoptic(png, PanopticFrame(base_ids(), list(SEGMENTS)))
-        write_confidence(Path(tmp) / "c.png", np.linspace(0, 1, SIZE[0] * SIZE[1]).reshape(SIZE[1], SIZE[0]))
-        return png.read_bytes(), png.with_suffix(".json").read_text(), (Path(tmp) / "c.png").read_bytes()
+        return png.read_bytes(), png.with_suffix(".json").read_text()
 
 
-BASE_PNG, BASE_JSON, BASE_CONFIDENCE = _base_files()
+BASE_PNG, BASE_JSON = _base_files()
 BASE_DOC = json.loads(BASE_JSON)
 
 
