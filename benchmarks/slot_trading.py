@@ -9,7 +9,7 @@ training, how often object A's segment was given the slot object B's own segment
 own segment in that frame, was visible without one, or was not visible. Counts are assignments: a frame's segments
 are assigned again each time a batch draws the frame.
 
-    python benchmarks/slot_trading.py --data SCENE --out DIR [--seed 42] [--steps N]
+    python benchmarks/slot_trading.py --data SCENE --out DIR [--seed 42] [--steps N] [NS-TRAIN FLAGS OF A VARIANT]
 
 A second call with the same DIR reads the recorded run instead of training (delete DIR to train again).
 """
@@ -22,7 +22,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -63,11 +63,12 @@ def recorded_assignments(path: Path) -> Iterator[List[np.ndarray]]:
         np.save(path, np.concatenate(calls) if calls else np.zeros((0, 3), dtype=np.int64))
 
 
-def train(data: Path, out: Path, seed: int, steps: Optional[int]) -> None:
-    """``ns-train panoptic-lifting-lite`` in this process, its assignments recorded to ``out/assignments.npy``."""
+def train(data: Path, out: Path, seed: int, steps: Optional[int], flags: Sequence[str] = ()) -> None:
+    """``ns-train panoptic-lifting-lite`` (with a variant's ``flags``) in this process, its assignments recorded to
+    ``out/assignments.npy``."""
     from nerfstudio.scripts.train import entrypoint
 
-    saved, sys.argv = sys.argv, ["ns-train", *training_arguments(data, out, seed, steps)]
+    saved, sys.argv = sys.argv, ["ns-train", *training_arguments(data, out, seed, steps), *flags]
     try:
         with recorded_assignments(out / "assignments.npy"):
             entrypoint()
@@ -174,10 +175,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="where the run and its record go")
     parser.add_argument("--seed", type=int, default=42, help="the training seed (--machine.seed)")
     parser.add_argument("--steps", type=int, default=None, help="override the preset's training steps")
-    args = parser.parse_args()
+    args, flags = parser.parse_known_args()
     record = args.out / "assignments.npy"
     if not record.exists():
-        train(args.data, args.out, args.seed, args.steps)
+        train(args.data, args.out, args.seed, args.steps, flags)
     counts = trading_counts(np.load(record), segment_objects(run_config(args.out)))
     Console(width=160).print(trading_table(counts))
 

@@ -60,3 +60,20 @@ def test_the_recorder_keeps_every_assignment_and_restores_the_solver(trading, tm
     assert instance_assignment.assign_slots is solver
     record = np.load(tmp_path / "record.npy")
     assert record.tolist() == [[0, 4, 0], [0, 6, 1], [1, 4, 0], [1, 6, 1]]
+
+
+def test_a_variants_flags_reach_ns_train_after_the_presets(trading, tmp_path, monkeypatch):
+    import sys
+
+    import nerfstudio.scripts.train as ns_train
+
+    seen = []
+    monkeypatch.setattr(ns_train, "entrypoint", lambda: seen.append(list(sys.argv)))
+    argv = sys.argv
+    (tmp_path / "out").mkdir()
+    trading.train(tmp_path / "scene", tmp_path / "out", 7, None, ["--pipeline.model.consistency-loss-mult", "0"])
+    assert sys.argv is argv
+    assert seen[0][:2] == ["ns-train", "panoptic-lifting-lite"]
+    assert seen[0][-2:] == ["--pipeline.model.consistency-loss-mult", "0"]
+    assert seen[0][seen[0].index("--machine.seed") + 1] == "7"
+    assert (tmp_path / "out" / "assignments.npy").exists()  # the recorder saved (nothing) on exit
