@@ -32,3 +32,21 @@ def test_runs_import_this_checkout(quality_benchmark, monkeypatch, tmp_path):
 def test_the_merges_column_shows_those_of_pairs_the_masks_keep_apart_when_counted(quality_benchmark):
     assert quality_benchmark.merges_cell({"merges": 8, "merges_kept_apart_by_masks": 4}) == "8 (4)"
     assert quality_benchmark.merges_cell({"merges": 8}) == "8"  # evaluated before it was counted
+
+
+def test_noise_scales_the_suite_scenes_defects_and_names_them_apart(quality_benchmark):
+    """``--noise 0`` trains the suite on masks equal to the ground truth: its scenes (and runs) must never be mistaken
+    for, or reuse, the runs of the default noise, and the ablation rows keep the default scene."""
+    runs = quality_benchmark.plan(["thin"], [1], [42, 0], ablations=True, noise=0.0)
+    suite = [r for r in runs if r.variant == "full method"]
+    assert [(r.scene, r.train_seed, r.noise) for r in suite] == [
+        ("thin-seed1-noise0", 42, 0.0),
+        ("thin-seed1-noise0", 0, 0.0),
+    ]
+    assert all(r.noise == 1.0 and "noise" not in r.name for r in runs if r.variant != "full method")
+    assert [r.scene for r in quality_benchmark.plan(["thin"], [1], [42], ablations=False)] == ["thin-seed1"]
+
+
+def test_the_authors_protocol_column_is_empty_for_runs_evaluated_before_it(quality_benchmark):
+    assert quality_benchmark.authors_cell({"input_pq_authors": 47.84, "lifted_pq_authors": 62.25}) == "47.8, 62.2"
+    assert quality_benchmark.authors_cell({"lifted_pq": 55.9}) == ""

@@ -13,6 +13,7 @@ from nerfstudio.utils.rich_utils import CONSOLE
 
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.data.panoptic_format import write_panoptic
+from panoptic_nerfstudio.evaluation.panoptic_quality import AUTHORS_MIN_CATEGORY_SHARE
 from panoptic_nerfstudio.evaluation.prediction_encoding import prediction_to_frame
 from panoptic_nerfstudio.evaluation.scene_evaluation import SceneEvaluation, evaluate_scene
 from panoptic_nerfstudio.inference.instance_table import MIN_VIEWS
@@ -45,12 +46,20 @@ class Eval:
             "instance_head_summary": model.instance_head_summary,
             **evaluation.metrics(),
             "per_category": evaluation.per_category(classes),
+            "authors_dropped_categories": evaluation.authors_dropped_categories(classes),
         }
         self.output_dir.mkdir(parents=True, exist_ok=True)
         (self.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         if evaluation.lifted_pq is None:
             CONSOLE.print("[yellow]No gt_panoptic/ for these frames: only RGB metrics and predictions are reported.")
         CONSOLE.print(results_table(evaluation))
+        dropped = {key: ", ".join(names) or "none" for key, names in metrics["authors_dropped_categories"].items()}
+        if dropped:
+            CONSOLE.print(
+                "Rows \"authors' protocol\": PQ^scene as the paper's evaluation computes it, categories under "
+                f"{AUTHORS_MIN_CATEGORY_SHARE:.1%} of the pixels left out (lifted: {dropped['lifted']}; "
+                f"2D input: {dropped['input']})."
+            )
         CONSOLE.print(f"Instance head: {model.instance_head_summary} (--pipeline.model.instance-head).")
         CONSOLE.print(
             f"Labels use the run's instance table (from the training views, stored in {checkpoint.name}): "
@@ -67,14 +76,14 @@ def results_table(evaluation: SceneEvaluation) -> Table:
     for column in ("", "PQ", "SQ", "RQ", "PQ things", "PQ stuff", "mIoU"):
         table.add_column(column, justify="right")
     for name, pq, miou in (
-        ("lifted (ours)", evaluation.lifted_pq, evaluation.lifted_miou),
-        ("2D input masks", evaluation.input_pq, evaluation.input_miou),
+        ("lifted (ours)", evaluation.lifted_pq, f"{evaluation.lifted_miou:.1f}"),
+        ("2D input masks", evaluation.input_pq, f"{evaluation.input_miou:.1f}"),
+        ("lifted, authors' protocol", evaluation.lifted_pq_authors, ""),
+        ("2D input, authors' protocol", evaluation.input_pq_authors, ""),
     ):
         if pq is None:
             continue
-        table.add_row(
-            name, *(f"{v:.1f}" for v in (pq.all.pq, pq.all.sq, pq.all.rq, pq.things.pq, pq.stuff.pq, miou))
-        )
+        table.add_row(name, *(f"{v:.1f}" for v in (pq.all.pq, pq.all.sq, pq.all.rq, pq.things.pq, pq.stuff.pq)), miou)
     table.caption = f"PSNR {evaluation.psnr:.2f} dB"
     errors = evaluation.instance_errors
     if errors is not None:

@@ -7,12 +7,18 @@ excluded; predicted segments lying mostly on void not counted as false
 positives) are torchmetrics', which follows the panopticapi reference. We read
 its per-category TP / FP / FN / IoU sums to average over the categories that
 occur (as panopticapi does) and to split things from stuff.
+
+Two protocols. By default every category that occurs is scored, so a class of a few hundred pixels (a baseboard
+line) weighs as much as the walls. The authors' evaluation script (``util/panoptic_quality.py`` of
+nihalsid/panoptic-lifting, which produced the published PQ^scene) first drops each category that covers less than
+0.5% of the valid pixels of all frames together, in the predictions or in the ground truth, turning its pixels void
+in both: ``min_category_share=AUTHORS_MIN_CATEGORY_SHARE`` scores that way, for figures comparable with the paper's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Set, Tuple
 
 import torch
 from torch import Tensor
@@ -22,6 +28,8 @@ from panoptic_nerfstudio.data.panoptic_format import ClassTable
 
 VOID_CATEGORY = -1
 """Category of ground-truth pixels that are not evaluated."""
+AUTHORS_MIN_CATEGORY_SHARE = 0.005
+"""The authors' evaluation drops categories under this share of the valid pixels (their ``robust`` argument)."""
 
 
 @dataclass
@@ -48,6 +56,8 @@ class PanopticQualityResult:
     things: QualityScores
     stuff: QualityScores
     per_category: Dict[int, QualityScores] = field(default_factory=dict)
+    dropped_categories: Tuple[int, ...] = ()
+    """Category ids left out as rarer than ``min_category_share`` (their pixels void in predictions and targets)."""
 
     def as_dict(self) -> Dict[str, float]:
         out = {}
@@ -58,12 +68,49 @@ class PanopticQualityResult:
         return out
 
 
+def rare_categories(
+    predictions: Sequence[PanopticFrameLabels], targets: Sequence[PanopticFrameLabels], min_share: float
+) -> Set[int]:
+    """Categories covering less than ``min_share`` of the pixels with a ground-truth label (all frames together) in
+    the predictions or in the targets: the classes the authors' evaluation leaves out."""
+    if min_share <= 0:
+        return set()
+    target = torch.cat([f.category.reshape(-1) for f in targets])
+    valid = target != VOID_CATEGORY
+    predicted = torch.cat([f.category.reshape(-1) for f in predictions])[valid]
+    rare: Set[int] = set()
+    for labels in (target[valid], predicted):
+        ids, counts = labels.unique(return_counts=True)
+        rare |= {int(i) for i, n in zip(ids, counts) if i != VOID_CATEGORY and n < min_share * int(valid.sum())}
+    return rare
+
+
+def without_categories(frames: Sequence[PanopticFrameLabels], categories: Set[int]) -> List[PanopticFrameLabels]:
+    """The frames with the pixels of ``categories`` made void."""
+    if not categories:
+        return list(frames)
+    left_out = torch.tensor(sorted(categories))
+    out = []
+    for frame in frames:
+        gone = torch.isin(frame.category, left_out)
+        category, instance = frame.category.masked_fill(gone, VOID_CATEGORY), frame.instance.masked_fill(gone, 0)
+        out.append(PanopticFrameLabels(category, instance))
+    return out
+
+
 def scene_panoptic_quality(
-    predictions: Sequence[PanopticFrameLabels], targets: Sequence[PanopticFrameLabels], classes: ClassTable
+    predictions: Sequence[PanopticFrameLabels],
+    targets: Sequence[PanopticFrameLabels],
+    classes: ClassTable,
+    min_category_share: float = 0.0,
 ) -> PanopticQualityResult:
-    """PQ^scene in percent. Predictions must use scene-consistent instance ids to score on things."""
+    """PQ^scene in percent. Predictions must use scene-consistent instance ids to score on things. Categories under
+    ``min_category_share`` of the valid pixels are left out (``AUTHORS_MIN_CATEGORY_SHARE``: the authors' protocol;
+    0: every category that occurs is scored)."""
     if len(predictions) != len(targets) or not targets:
         raise ValueError("need one prediction per target frame, and at least one frame")
+    dropped = rare_categories(predictions, targets, min_category_share)
+    predictions, targets = without_categories(predictions, dropped), without_categories(targets, dropped)
     things = {c.id for c in classes.categories if c.isthing}
     stuffs = {c.id for c in classes.categories if not c.isthing}
     metric = PanopticQuality(things=things, stuffs=stuffs, allow_unknown_preds_category=True)
@@ -86,7 +133,8 @@ def scene_panoptic_quality(
         all=_scores(iou, tp, fp, fn),
         things=_scores(iou[thing_rows], tp[thing_rows], fp[thing_rows], fn[thing_rows]),
         stuff=_scores(iou[~thing_rows], tp[~thing_rows], fp[~thing_rows], fn[~thing_rows]),
-        per_category=per_category,
+        per_category={cid: scores for cid, scores in per_category.items() if cid not in dropped},
+        dropped_categories=tuple(sorted(dropped)),
     )
 
 

@@ -3,7 +3,9 @@
 Renders every frame of the split, labels it exactly as every other command does (the
 model's inference rule with the run's instance table, see ``inference/``), and scores
 predictions and the 2D masks of the same frames with the same metrics: PQ^scene
-(things / stuff), mIoU from one confusion matrix over all frames, and PSNR on RGB.
+(things / stuff), mIoU from one confusion matrix over all frames, and PSNR on RGB. PQ^scene is
+given twice: over every category that occurs, and by the authors' protocol (categories under
+0.5% of the pixels left out, as in the published figures; ``evaluation/panoptic_quality.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from panoptic_nerfstudio.data.panoptic_dataset import PanopticDataset
 from panoptic_nerfstudio.data.panoptic_format import ClassTable
 from panoptic_nerfstudio.evaluation.instance_errors import InstanceErrors, instance_errors
 from panoptic_nerfstudio.evaluation.panoptic_quality import (
+    AUTHORS_MIN_CATEGORY_SHARE,
     VOID_CATEGORY,
     PanopticFrameLabels,
     PanopticQualityResult,
@@ -56,6 +59,10 @@ class SceneEvaluation:
     instance_errors: Optional[InstanceErrors] = None
     """Ground-truth thing objects merged with another or split over several 3D instances (needs ground truth)."""
     predictions: List[PanopticFrameLabels] = field(default_factory=list, repr=False)
+    lifted_pq_authors: Optional[PanopticQualityResult] = None
+    """PQ^scene by the authors' protocol (categories under 0.5% of the pixels left out), for the lifted field."""
+    input_pq_authors: Optional[PanopticQualityResult] = None
+    """The same for the 2D input masks."""
 
     def metrics(self) -> Dict[str, float]:
         out: Dict[str, float] = {"frames": self.frames, "psnr": self.psnr, "dropped_instances": self.dropped_instances}
@@ -68,7 +75,18 @@ class SceneEvaluation:
             if pq is not None:
                 out.update({f"{prefix}_{k}": v for k, v in pq.as_dict().items()})
             out[f"{prefix}_miou"] = miou
+        for prefix, pq in (("lifted", self.lifted_pq_authors), ("input", self.input_pq_authors)):
+            if pq is not None:
+                out.update({f"{prefix}_{k}_authors": v for k, v in pq.as_dict().items() if k.startswith("pq")})
         return out
+
+    def authors_dropped_categories(self, classes: ClassTable) -> Dict[str, List[str]]:
+        """The category names the authors' protocol left out, for the lifted field and the 2D input."""
+        return {
+            prefix: [classes.by_id(cid).name for cid in pq.dropped_categories]
+            for prefix, pq in (("lifted", self.lifted_pq_authors), ("input", self.input_pq_authors))
+            if pq is not None
+        }
 
     def per_category(self, classes: ClassTable) -> Dict[str, Dict[str, Dict[str, float]]]:
         """PQ, SQ and RQ of each category by name, for the lifted field and the 2D input."""
@@ -137,16 +155,23 @@ def evaluate_scene(
     if was_training:
         model.train()  # type: ignore[attr-defined]
     has_gt = len(targets) == len(predictions)
+    unique_inputs = frames_with_unique_ids(inputs)
+
+    def quality(frames: List[PanopticFrameLabels], min_share: float = 0.0) -> Optional[PanopticQualityResult]:
+        return scene_panoptic_quality(frames, targets, classes, min_share) if has_gt else None
+
     return SceneEvaluation(
         frames=len(predictions),
-        lifted_pq=scene_panoptic_quality(predictions, targets, classes) if has_gt else None,
-        input_pq=scene_panoptic_quality(frames_with_unique_ids(inputs), targets, classes) if has_gt else None,
+        lifted_pq=quality(predictions),
+        input_pq=quality(unique_inputs),
         lifted_miou=_miou(lifted_confusion) if has_gt else float("nan"),
         input_miou=_miou(input_confusion) if has_gt else float("nan"),
         psnr=float(np.mean(psnrs)),
         dropped_instances=model.dropped_instances,
         instance_errors=instance_errors(predictions, targets, classes, inputs=inputs) if has_gt else None,
         predictions=predictions,
+        lifted_pq_authors=quality(predictions, AUTHORS_MIN_CATEGORY_SHARE),
+        input_pq_authors=quality(unique_inputs, AUTHORS_MIN_CATEGORY_SHARE),
     )
 
 

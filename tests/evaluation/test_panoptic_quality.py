@@ -64,3 +64,33 @@ def test_absent_categories_are_not_averaged():
     result = scene_panoptic_quality(only_wall, only_wall, CLASSES)
     assert result.all.categories == 1 and result.all.pq == pytest.approx(100)
     assert math.isnan(result.things.pq)
+
+
+# 200 pixels in one frame: one void pixel, a chair (id 7) on 2 of the 199 others (1.005%), wall on the rest.
+RARE_GT = [_frame([[1] * 99 + [-1], [1] * 98 + [5, 5]], [[0] * 100, [0] * 98 + [7, 7]])]
+
+
+def test_the_authors_protocol_leaves_out_categories_under_half_a_percent_of_the_valid_pixels():
+    """nihalsid/panoptic-lifting scores PQ^scene without the categories under 0.5% of the valid pixels, in the
+    predictions or in the ground truth: a field that misses a one-pixel class is not charged for it there, and a
+    handful of pixels of a class the scene lacks is not a false positive."""
+    missed = [_frame([[1] * 100, [1] * 100], [[0] * 100, [0] * 100])]  # the chair labelled wall
+    wall_iou = 197 / 199  # the void pixel is outside the union
+    assert scene_panoptic_quality(missed, RARE_GT, CLASSES).all.pq == pytest.approx(100 * wall_iou / 2)
+    kept = scene_panoptic_quality(missed, RARE_GT, CLASSES, min_category_share=0.005)
+    assert kept.dropped_categories == () and kept.all.pq == pytest.approx(100 * wall_iou / 2)
+    result = scene_panoptic_quality(missed, RARE_GT, CLASSES, min_category_share=0.011)
+    assert result.dropped_categories == (5,) and result.per_category.keys() == {1}
+    assert result.all.pq == pytest.approx(100)  # the chair's pixels void on both sides: the wall is all right
+    # a rare class of the prediction alone is left out too (its pixels void), as in the authors' evaluation
+    stray = [_frame([[1] * 99 + [5], [1] * 100], [[0] * 99 + [3], [0] * 100])]
+    only_wall = [_frame([[1] * 100, [1] * 100], [[0] * 100, [0] * 100])]
+    assert scene_panoptic_quality(stray, only_wall, CLASSES).things.pq == pytest.approx(0)  # a false positive
+    left_out = scene_panoptic_quality(stray, only_wall, CLASSES, min_category_share=0.01)  # 1 pixel of 200
+    assert left_out.dropped_categories == (5,) and math.isnan(left_out.things.pq)
+
+
+def test_the_authors_protocol_changes_nothing_when_every_category_is_common():
+    for share in (0.0, 0.005):
+        result = scene_panoptic_quality(GT, GT, CLASSES, min_category_share=share)
+        assert result.dropped_categories == () and result.all.categories == 2
