@@ -22,7 +22,7 @@ def test_the_authors_protocol_has_rows_of_its_own_when_scored():
 
     scores = QualityScores(70.0, 80.0, 87.5, 3)
     evaluation = _evaluation(None)
-    rows = lambda table: list(table.columns[0]._cells)  # noqa: E731
+    rows = lambda table: list(table.columns[0].cells)  # noqa: E731
     assert rows(results_table(evaluation)) == []
     evaluation.lifted_pq = evaluation.lifted_pq_authors = PanopticQualityResult(scores, scores, scores)
     assert rows(results_table(evaluation)) == ["lifted (ours)", "lifted, authors' protocol"]
