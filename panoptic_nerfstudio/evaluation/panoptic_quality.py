@@ -78,10 +78,11 @@ def rare_categories(
     target = torch.cat([f.category.reshape(-1) for f in targets])
     valid = target != VOID_CATEGORY
     predicted = torch.cat([f.category.reshape(-1) for f in predictions])[valid]
+    threshold = min_share * int(valid.sum())
     rare: Set[int] = set()
     for labels in (target[valid], predicted):
         ids, counts = labels.unique(return_counts=True)
-        rare |= {int(i) for i, n in zip(ids, counts) if i != VOID_CATEGORY and n < min_share * int(valid.sum())}
+        rare |= {int(i) for i, n in zip(ids, counts) if i != VOID_CATEGORY and n < threshold}
     return rare
 
 
