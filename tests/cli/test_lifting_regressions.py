@@ -15,7 +15,7 @@ views, yet the semantic head gave its surface wall 0.7-0.8 and pole 0.15-0.2, in
 class head also reading nerfacto's geometry features (``--pipeline.model.heads.semantic-reads-backbone True``, off by
 default) the pole kept 64% in one run; with the 2^17 table of today's preset, 66% (aa4c931) and 67% (7143a96). On the
 latter run the class head's own argmax labels 77% of the pole's held-out pixels pole; the edge-aware refinement, rule 6
-and the speckle clean-up take it to 67% (docs/results_log.md, "Where thin objects' pixels go after the class head").
+and the speckle clean-up take it to 67% (docs/results_log.md, "Thin objects after the class head").
 """
 
 import json
