@@ -29,6 +29,7 @@ from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.evaluation.scene_evaluation import labels_of
 from panoptic_nerfstudio.inference.edge_aware_refinement import refined_semantics
 from panoptic_nerfstudio.inference.panoptic_rule import infer_panoptic
+from panoptic_nerfstudio.utils.progress import frames_progress
 
 STAGES = ("class head", "refined", "instance classes", "rule 6", "clean-up")
 """The steps, in order; each column is the labels after that step."""
@@ -66,16 +67,25 @@ def ground_truth_file(dataset, index: int, config: Path) -> Path:
     return gt_file
 
 
-def run_stages(config: Path) -> Tuple[List[str], Dict[str, Tensor]]:
-    """The run's class names, and per stage (and ``"pixels"``): [C] held-out pixels of each class, the right ones
-    after each stage."""
+def chosen_classes(config: Path, names: List[str], only: Optional[List[str]]) -> List[str]:
+    """The classes to print: ``only`` (every one a class of the run), or all of the run's."""
+    unknown = sorted(set(only or []) - set(names))
+    if unknown:
+        raise SystemExit(f"{config}: no class {', '.join(unknown)} in this run (its classes: {', '.join(names)})")
+    return list(only) if only else list(names)
+
+
+def run_stages(config: Path, only: Optional[List[str]] = None) -> Tuple[List[str], List[str], Dict[str, Tensor]]:
+    """The run's class names, those to print (``chosen_classes``, checked before anything is rendered), and per stage
+    (and ``"pixels"``): [C] held-out pixels of each class, the right ones after each stage."""
     _, pipeline, model, _ = load_panoptic_run(config, test_mode="test")
     dataset = pipeline.datamanager.eval_dataset
     classes = dataset.classes
+    shown = chosen_classes(config, classes.names, only)
     counts = {name: torch.zeros(len(classes), dtype=torch.long) for name in ("pixels",) + STAGES}
     model.eval()
-    with torch.no_grad():
-        for index in range(len(dataset)):
+    with torch.no_grad(), frames_progress(transient=True) as progress:
+        for index in progress.track(range(len(dataset)), description=f"Rendering the held-out views of {config}"):
             gt_file = ground_truth_file(dataset, index, config)
             outputs = model.get_distributions_for_camera(dataset.cameras[index : index + 1])
             stages = stage_classes(model, outputs)
@@ -85,10 +95,11 @@ def run_stages(config: Path) -> Tuple[List[str], Dict[str, Tensor]]:
             counts["pixels"] += torch.bincount(truth[truth >= 0], minlength=len(classes))
             for name, predicted in stages.items():
                 counts[name] += right_per_class(predicted.cpu(), truth, len(classes))
-    return classes.names, counts
+    return classes.names, shown, counts
 
 
-def stages_table(title: str, names: List[str], counts: Dict[str, Tensor], only: Optional[List[str]]) -> Table:
+def stages_table(title: str, names: List[str], counts: Dict[str, Tensor], shown: List[str]) -> Table:
+    """One row per class of ``shown`` that the held-out views hold: its pixels and the share right after each step."""
     table = Table(title=title)
     table.add_column("class")
     table.add_column("held-out pixels", justify="right")
@@ -96,7 +107,7 @@ def stages_table(title: str, names: List[str], counts: Dict[str, Tensor], only: 
         table.add_column(stage, justify="right")
     for index, name in enumerate(names):
         pixels = int(counts["pixels"][index])
-        if pixels == 0 or (only and name not in only):
+        if pixels == 0 or name not in shown:
             continue
         shares = [f"{100 * int(counts[stage][index]) / pixels:.1f}%" for stage in STAGES]
         table.add_row(name, str(pixels), *shares)
@@ -111,8 +122,8 @@ def main() -> None:
     args = parser.parse_args()
     console = Console(width=160)
     for config in args.configs:
-        names, counts = run_stages(config)
-        console.print(stages_table(str(config), names, counts, args.classes))
+        names, shown, counts = run_stages(config, args.classes)
+        console.print(stages_table(str(config), names, counts, shown))
 
 
 if __name__ == "__main__":

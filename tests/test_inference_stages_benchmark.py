@@ -30,13 +30,21 @@ def test_a_held_out_frame_without_ground_truth_is_named(stages_benchmark):
         stages_benchmark.ground_truth_file(dataset, 0, Path("run/config.yml"))
 
 
+def test_a_class_the_run_does_not_have_is_named(stages_benchmark):
+    names = ["wall", "floor", "pole"]
+    assert stages_benchmark.chosen_classes(Path("run/config.yml"), names, ["pole"]) == ["pole"]
+    assert stages_benchmark.chosen_classes(Path("run/config.yml"), names, None) == names
+    with pytest.raises(SystemExit, match=r"run/config.yml: no class lamps, poles in this run \(its classes: wall, "):
+        stages_benchmark.chosen_classes(Path("run/config.yml"), names, ["poles", "lamps", "wall"])
+
+
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_the_last_step_is_what_ns_panoptic_eval_scores(stages_benchmark, tiny_trained_config):
     from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
     from panoptic_nerfstudio.evaluation.scene_evaluation import evaluate_scene, labels_of
 
-    names, counts = stages_benchmark.run_stages(tiny_trained_config)
+    names, shown, counts = stages_benchmark.run_stages(tiny_trained_config)
     _, pipeline, model, _ = load_panoptic_run(tiny_trained_config, test_mode="test")
     dataset = pipeline.datamanager.eval_dataset
     classes = dataset.classes
@@ -51,7 +59,7 @@ def test_the_last_step_is_what_ns_panoptic_eval_scores(stages_benchmark, tiny_tr
         right[:] += np.bincount(truth[(truth >= 0) & (predicted == truth)], minlength=len(classes))
 
     evaluate_scene(model, dataset, on_frame=score)
-    assert names == classes.names
+    assert names == shown == classes.names
     assert counts["pixels"].tolist() == pixels.tolist()
     assert counts["clean-up"].tolist() == right.tolist()
     assert pixels.sum() > 0
