@@ -76,25 +76,26 @@ def chosen_classes(config: Path, names: List[str], only: Optional[List[str]]) ->
 
 
 def run_stages(config: Path, only: Optional[List[str]] = None) -> Tuple[List[str], List[str], Dict[str, Tensor]]:
-    """The run's class names, those to print (``chosen_classes``, checked before anything is rendered), and per stage
-    (and ``"pixels"``): [C] held-out pixels of each class, the right ones after each stage."""
+    """The run's class names, those to print (``chosen_classes``), and per stage (and ``"pixels"``): [C] held-out
+    pixels of each class, the right ones after each stage. The classes and the ground truth are checked before
+    anything is rendered."""
     _, pipeline, model, _ = load_panoptic_run(config, test_mode="test")
     dataset = pipeline.datamanager.eval_dataset
     classes = dataset.classes
     shown = chosen_classes(config, classes.names, only)
+    gt_files = [ground_truth_file(dataset, index, config) for index in range(len(dataset))]
     counts = {name: torch.zeros(len(classes), dtype=torch.long) for name in ("pixels",) + STAGES}
     model.eval()
     with torch.no_grad(), frames_progress(transient=True) as progress:
         for index in progress.track(range(len(dataset)), description=f"Rendering the held-out views of {config}"):
-            gt_file = ground_truth_file(dataset, index, config)
             outputs = model.get_distributions_for_camera(dataset.cameras[index : index + 1])
             stages = stage_classes(model, outputs)
             height, width = stages["clean-up"].shape
-            category = labels_of(gt_file, classes, (width, height)).category.numpy()
+            category = labels_of(gt_files[index], classes, (width, height)).category.numpy()
             truth = torch.from_numpy(classes.dense_indices(category))
             counts["pixels"] += torch.bincount(truth[truth >= 0], minlength=len(classes))
             for name, predicted in stages.items():
-                counts[name] += right_per_class(predicted.cpu(), truth, len(classes))
+                counts[name] += right_per_class(predicted, truth, len(classes))
     return classes.names, shown, counts
 
 
