@@ -11,7 +11,7 @@
    which downloads AlexNet weights at construction time and so fails offline.
    :func:`without_lpips` lets our model reuse nerfacto's module setup without
    constructing it; :func:`cached_lpips` builds the metric only where torch's local
-   cache already holds the weights (never downloading).
+   cache already holds the weights (never downloading), and :class:`OfflineLpips` reports it.
 
 3. Videos. ``ns-render`` needs an ``ffmpeg`` executable; see :func:`use_bundled_ffmpeg`.
 
@@ -40,7 +40,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import numpy as np
 import torch
@@ -90,6 +90,31 @@ def cached_lpips() -> Optional[Any]:
     from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
 
     return LearnedPerceptualImagePatchSimilarity(normalize=True)
+
+
+class OfflineLpips:
+    """The LPIPS entry of a model's image metrics: :func:`cached_lpips`'s metric where the weights are cached; where
+    they are not, no entry and one notice. A plain object, not a module, so that checkpoints never carry (or expect)
+    the metric's network."""
+
+    def __init__(self) -> None:
+        self.metric = cached_lpips()
+        self.notice_given = False
+
+    def __call__(self, gt: torch.Tensor, pred: torch.Tensor) -> Dict[str, float]:
+        """``{"lpips": value}`` of two [1, 3, H, W] images in [0, 1], or ``{}`` without the weights."""
+        if self.metric is None:
+            if not self.notice_given:
+                self.notice_given = True
+                from nerfstudio.utils.rich_utils import CONSOLE
+
+                CONSOLE.print(
+                    "LPIPS skipped: its AlexNet weights are not in torch's local cache and are never downloaded "
+                    f"(put {ALEXNET_WEIGHTS} under $TORCH_HOME/hub/checkpoints to get it)."
+                )
+            return {}
+        self.metric = self.metric.to(gt.device)
+        return {"lpips": float(self.metric(gt.clamp(0.0, 1.0), pred.clamp(0.0, 1.0)))}
 
 
 _TCNN_NOTICE_GIVEN = False

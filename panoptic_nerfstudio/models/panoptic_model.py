@@ -23,7 +23,7 @@ from nerfstudio.models.nerfacto import NerfactoModel, NerfactoModelConfig
 from nerfstudio.utils import colormaps
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from panoptic_nerfstudio.compat import allow_checkpoint_globals, cached_lpips, use_bundled_ffmpeg, without_lpips
+from panoptic_nerfstudio.compat import OfflineLpips, allow_checkpoint_globals, use_bundled_ffmpeg, without_lpips
 from panoptic_nerfstudio.data.panoptic_datamanager import MAX_THINGS_METADATA_KEY
 from panoptic_nerfstudio.data.panoptic_dataparser import PANOPTIC_METADATA_KEY, PanopticSplit
 from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix, mean_iou
@@ -43,10 +43,16 @@ from panoptic_nerfstudio.inference.small_segments import remove_small_segments
 from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict
 from panoptic_nerfstudio.model_components.instance_assignment import instance_loss
 from panoptic_nerfstudio.model_components.opacity_loss import opacity_loss
-from panoptic_nerfstudio.model_components.segmentation_losses import consistency_loss, naive_instance_loss, semantic_loss
+from panoptic_nerfstudio.model_components.segmentation_losses import (
+    consistency_loss,
+    naive_instance_loss,
+    on_thing_rays,
+    semantic_loss,
+)
 from panoptic_nerfstudio.model_components.segmentation_renderers import (
     heaviest_samples,
     render_distribution,
+    scaled_gradient,
     take_samples,
 )
 from panoptic_nerfstudio.models.scene_editing import edit_labelled_outputs, edited_nerfacto_pass
@@ -84,6 +90,10 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     """Render per-sample probabilities (the paper); False renders logits (ablation)."""
     stop_segmentation_gradients: bool = True
     """Detach the volume weights the segmentation losses see (the paper); False is the ablation."""
+    thing_density_gradient: float = 0.0
+    """With ``stop_segmentation_gradients``: scale of the semantic loss's gradient to the density (through the volume
+    weights of the heads' samples) on rays whose 2D mask shows a thing (0: none, the paper). Stuff rays, the instance
+    and consistency losses and every output outside training keep detached weights."""
     use_confidence: bool = True
     """Weight the semantic and instance losses by the 2D masks' per-pixel confidence."""
     instance_matching: Literal["linear_assignment", "naive"] = "linear_assignment"
@@ -134,9 +144,7 @@ class PanopticLiftingModel(NerfactoModel):
         with without_lpips():
             super().populate_modules()
         self.collider.reset_near_plane = not self.config.keep_near_plane  # (config docstring)
-        lpips = cached_lpips()
-        # Held in a tuple: the metric's network is not a submodule, so checkpoints never carry (or expect) it.
-        self._lpips = None if lpips is None else (lpips,)
+        self.lpips_metric = OfflineLpips()  # (nerfacto's own `lpips` stays None: see `without_lpips`)
         metadata = self.kwargs["metadata"]
         split = metadata.get(PANOPTIC_METADATA_KEY)
         if not isinstance(split, PanopticSplit):
@@ -164,7 +172,6 @@ class PanopticLiftingModel(NerfactoModel):
         accelerate_torch_hash_encodings(self)
         self.train_step = 0
         self._warned_unassigned = False
-        self._warned_no_lpips = False
         self._eval_confusion: Optional[Tensor] = None
         self.viewer_options = PanopticViewerOptions(self)
 
@@ -302,6 +309,10 @@ class PanopticLiftingModel(NerfactoModel):
             semantic_logits, instance_logits = self.heads(positions, backbone)
             outputs["instances"] = render_distribution(instance_logits, seg_weights, bounded)
         outputs["semantics"] = render_distribution(semantic_logits, seg_weights, bounded)
+        shaping = self.config.thing_density_gradient if self.config.stop_segmentation_gradients else 0.0
+        if self.training and shaping > 0:  # (the same values; its gradient also reaches the density)
+            live = scaled_gradient(take_samples(weights, chosen), shaping)
+            outputs["semantics_shaping"] = render_distribution(semantic_logits, live, bounded)
         if isinstance(self.heads, ContrastiveHeads):
             outputs["instances"] = self.heads.centre_distribution(outputs["embedding"], outputs["semantics"])
         return outputs
@@ -362,7 +373,9 @@ class PanopticLiftingModel(NerfactoModel):
         step = self.train_step
         confidence = batch["confidence"] if cfg.use_confidence else torch.ones_like(batch["confidence"])
         if step >= cfg.semantic_loss_start_step:
-            sem = semantic_loss(outputs["semantics"], batch["semantics"], confidence)
+            shaped, probs = outputs.get("semantics_shaping"), outputs["semantics"]  # (thing_density_gradient)
+            probs = probs if shaped is None else on_thing_rays(shaped, probs, batch["semantics"], self.thing_mask)
+            sem = semantic_loss(probs, batch["semantics"], confidence)
             losses["semantic_loss"] = cfg.semantic_loss_mult * sem
         if not self.training:
             return losses
@@ -407,7 +420,7 @@ class PanopticLiftingModel(NerfactoModel):
         gt = torch.moveaxis(gt_rgb, -1, 0)[None]
         pred = torch.moveaxis(predicted_rgb, -1, 0)[None]
         metrics = {"psnr": float(self.psnr(gt, pred).item()), "ssim": float(self.ssim(gt, pred))}  # type: ignore[arg-type]
-        metrics.update(self._lpips_metric(gt, pred))
+        metrics.update(self.lpips_metric(gt, pred))
         semantics = self.infer(outputs).semantics
         num_classes = len(self.classes)
         if "semantics" in batch:
@@ -426,18 +439,6 @@ class PanopticLiftingModel(NerfactoModel):
         if "panoptic" in outputs:
             images["panoptic"] = outputs["panoptic"]
         return metrics, images
-
-    def _lpips_metric(self, gt: Tensor, pred: Tensor) -> Dict[str, float]:
-        if self._lpips is None:
-            if not self._warned_no_lpips:
-                self._warned_no_lpips = True
-                CONSOLE.print(
-                    "LPIPS skipped: its AlexNet weights are not in torch's local cache and are never downloaded "
-                    "(put alexnet-owt-7be5be79.pth under $TORCH_HOME/hub/checkpoints to get it)."
-                )
-            return {}
-        metric = self._lpips[0].to(self.device)
-        return {"lpips": float(metric(gt.clamp(0.0, 1.0), pred.clamp(0.0, 1.0)))}
 
     def start_scene_confusion(self) -> None:
         """Start summing the class confusion of the evaluation images given to ``get_image_metrics_and_images``."""
