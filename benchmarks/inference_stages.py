@@ -27,6 +27,7 @@ import this_checkout  # noqa: F401  (first: this checkout's package, not an inst
 
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.evaluation.scene_evaluation import labels_of
+from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix
 from panoptic_nerfstudio.inference.edge_aware_refinement import refined_semantics
 from panoptic_nerfstudio.inference.panoptic_rule import infer_panoptic
 from panoptic_nerfstudio.utils.progress import frames_progress
@@ -53,10 +54,11 @@ def stage_classes(model, outputs: Dict[str, Tensor]) -> Dict[str, Tensor]:
     }
 
 
-def right_per_class(predicted: Tensor, truth: Tensor, num_classes: int) -> Tensor:
-    """[num_classes] pixels of each ground-truth class (``truth``, dense, -1 void) that ``predicted`` gets right."""
-    right = truth[(predicted.to(truth.device) == truth) & (truth >= 0)]
-    return torch.bincount(right.reshape(-1), minlength=num_classes)
+def pixel_counts(confusions: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """From each stage's [C, C] confusion (rows: the ground truth): its right pixels of each class (the diagonal),
+    and under ``"pixels"`` each class's held-out pixels (the rows' sums, alike for every stage)."""
+    counts = {name: confusion.diagonal().clone() for name, confusion in confusions.items()}
+    return {"pixels": next(iter(confusions.values())).sum(dim=1), **counts}
 
 
 def ground_truth_file(dataset, index: int, config: Path) -> Path:
@@ -84,7 +86,7 @@ def run_stages(config: Path, only: Optional[List[str]] = None) -> Tuple[List[str
     classes = dataset.classes
     shown = chosen_classes(config, classes.names, only)
     gt_files = [ground_truth_file(dataset, index, config) for index in range(len(dataset))]
-    counts = {name: torch.zeros(len(classes), dtype=torch.long) for name in ("pixels",) + STAGES}
+    confusions = {name: torch.zeros(len(classes), len(classes), dtype=torch.long) for name in STAGES}
     model.eval()
     with torch.no_grad(), frames_progress(transient=True) as progress:
         for index in progress.track(range(len(dataset)), description=f"Rendering the held-out views of {config}"):
@@ -93,10 +95,9 @@ def run_stages(config: Path, only: Optional[List[str]] = None) -> Tuple[List[str
             height, width = stages["clean-up"].shape
             category = labels_of(gt_files[index], classes, (width, height)).category.numpy()
             truth = torch.from_numpy(classes.dense_indices(category))
-            counts["pixels"] += torch.bincount(truth[truth >= 0], minlength=len(classes))
             for name, predicted in stages.items():
-                counts[name] += right_per_class(predicted, truth, len(classes))
-    return classes.names, shown, counts
+                confusions[name] += confusion_matrix(predicted.cpu(), truth, len(classes))
+    return classes.names, shown, pixel_counts(confusions)
 
 
 def stages_table(title: str, names: List[str], counts: Dict[str, Tensor], shown: List[str]) -> Table:

@@ -17,10 +17,16 @@ def stages_benchmark():
 
 
 def test_right_pixels_are_counted_per_ground_truth_class_and_void_is_left_out(stages_benchmark):
+    from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix
+
     truth = torch.tensor([[0, 0, 1, -1], [2, 2, 2, -1]])
     predicted = torch.tensor([[0, 1, 1, 0], [2, 0, 2, 2]])
+    perfect = truth.clamp_min(0)  # (void pixels predicted as class 0: still not counted)
+    confusions = {"first": confusion_matrix(predicted, truth, 4), "second": confusion_matrix(perfect, truth, 4)}
+    counts = stages_benchmark.pixel_counts(confusions)
     # class 0: one of two right; class 1: its one pixel; class 2: two of three; the void pixels count for nothing
-    assert stages_benchmark.right_per_class(predicted, truth, 4).tolist() == [1, 1, 2, 0]
+    assert counts["first"].tolist() == [1, 1, 2, 0]
+    assert counts["second"].tolist() == counts["pixels"].tolist() == [2, 1, 3, 0]
 
 
 def test_a_held_out_frame_without_ground_truth_is_named(stages_benchmark):
