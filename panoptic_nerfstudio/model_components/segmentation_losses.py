@@ -26,12 +26,6 @@ def semantic_loss(probs: Tensor, labels: Tensor, confidence: Tensor) -> Tensor:
     return weighted_nll(probs, labels, confidence)
 
 
-def on_thing_rays(thing_probs: Tensor, probs: Tensor, labels: Tensor, thing_mask: Tensor) -> Tensor:
-    """Per ray: ``thing_probs`` where the 2D label is a thing class, ``probs`` elsewhere (stuff and void)."""
-    thing = (labels >= 0) & thing_mask[labels.clamp_min(0)]
-    return torch.where(thing[..., None], thing_probs, probs)
-
-
 def segment_mean(probs: Tensor, segment: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
     """Mean distribution of each segment over its valid rays, and each valid ray's group index.
 

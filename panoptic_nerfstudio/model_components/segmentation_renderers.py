@@ -37,9 +37,3 @@ def render_distribution(logits: Tensor, weights: Tensor, bounded: bool = True, e
         accumulation = torch.sum(weights, dim=-2)
         return (rendered + eps / logits.shape[-1]) / (accumulation + eps)
     return torch.softmax(torch.sum(weights * logits, dim=-2), dim=-1)
-
-
-def scaled_gradient(values: Tensor, scale: float) -> Tensor:
-    """``values`` unchanged forward, with the gradient through them multiplied by ``scale`` (0: detached)."""
-    detached = values.detach()
-    return detached + scale * (values - detached)

@@ -43,16 +43,10 @@ from panoptic_nerfstudio.inference.small_segments import remove_small_segments
 from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict
 from panoptic_nerfstudio.model_components.instance_assignment import instance_loss
 from panoptic_nerfstudio.model_components.opacity_loss import opacity_loss
-from panoptic_nerfstudio.model_components.segmentation_losses import (
-    consistency_loss,
-    naive_instance_loss,
-    on_thing_rays,
-    semantic_loss,
-)
+from panoptic_nerfstudio.model_components.segmentation_losses import consistency_loss, naive_instance_loss, semantic_loss
 from panoptic_nerfstudio.model_components.segmentation_renderers import (
     heaviest_samples,
     render_distribution,
-    scaled_gradient,
     take_samples,
 )
 from panoptic_nerfstudio.models.scene_editing import edit_labelled_outputs, edited_nerfacto_pass
@@ -90,10 +84,6 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     """Render per-sample probabilities (the paper); False renders logits (ablation)."""
     stop_segmentation_gradients: bool = True
     """Detach the volume weights the segmentation losses see (the paper); False is the ablation."""
-    thing_density_gradient: float = 0.0
-    """With ``stop_segmentation_gradients``: scale of the semantic loss's gradient to the density (through the volume
-    weights of the heads' samples) on rays whose 2D mask shows a thing (0: none, the paper). Stuff rays, the instance
-    and consistency losses and every output outside training keep detached weights."""
     use_confidence: bool = True
     """Weight the semantic and instance losses by the 2D masks' per-pixel confidence."""
     instance_matching: Literal["linear_assignment", "naive"] = "linear_assignment"
@@ -309,10 +299,6 @@ class PanopticLiftingModel(NerfactoModel):
             semantic_logits, instance_logits = self.heads(positions, backbone)
             outputs["instances"] = render_distribution(instance_logits, seg_weights, bounded)
         outputs["semantics"] = render_distribution(semantic_logits, seg_weights, bounded)
-        shaping = self.config.thing_density_gradient if self.config.stop_segmentation_gradients else 0.0
-        if self.training and shaping > 0:  # (the same values; its gradient also reaches the density)
-            live = scaled_gradient(take_samples(weights, chosen), shaping)
-            outputs["semantics_shaping"] = render_distribution(semantic_logits, live, bounded)
         if isinstance(self.heads, ContrastiveHeads):
             outputs["instances"] = self.heads.centre_distribution(outputs["embedding"], outputs["semantics"])
         return outputs
@@ -373,9 +359,7 @@ class PanopticLiftingModel(NerfactoModel):
         step = self.train_step
         confidence = batch["confidence"] if cfg.use_confidence else torch.ones_like(batch["confidence"])
         if step >= cfg.semantic_loss_start_step:
-            shaped, probs = outputs.get("semantics_shaping"), outputs["semantics"]  # (thing_density_gradient)
-            probs = probs if shaped is None else on_thing_rays(shaped, probs, batch["semantics"], self.thing_mask)
-            sem = semantic_loss(probs, batch["semantics"], confidence)
+            sem = semantic_loss(outputs["semantics"], batch["semantics"], confidence)
             losses["semantic_loss"] = cfg.semantic_loss_mult * sem
         if not self.training:
             return losses

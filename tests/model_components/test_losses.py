@@ -4,8 +4,7 @@ import torch
 
 from panoptic_nerfstudio.model_components.instance_assignment import assign_slots, instance_loss
 from panoptic_nerfstudio.model_components.opacity_loss import opacity_loss
-from panoptic_nerfstudio.model_components.segmentation_losses import consistency_loss, on_thing_rays, semantic_loss
-from panoptic_nerfstudio.model_components.segmentation_renderers import scaled_gradient
+from panoptic_nerfstudio.model_components.segmentation_losses import consistency_loss, semantic_loss
 
 
 def test_semantic_loss_ignores_void_and_weights_by_confidence():
@@ -83,22 +82,3 @@ def test_opacity_loss_is_zero_for_opaque_rays_and_grows_with_transparency():
     assert opacity_loss(torch.ones(4, 1)) == 0
     assert torch.isclose(opacity_loss(torch.tensor([[1.0], [0.5]])), torch.tensor(0.125))
     assert opacity_loss(torch.full((3, 1), 0.2)) > opacity_loss(torch.full((3, 1), 0.6))
-
-
-def test_a_scaled_gradient_keeps_the_values_and_scales_the_gradient():
-    x = torch.tensor([1.0, 2.0], requires_grad=True)
-    y = scaled_gradient(x, 0.25)
-    assert torch.equal(y, x.detach())
-    (y * torch.tensor([4.0, 8.0])).sum().backward()
-    assert torch.allclose(x.grad, torch.tensor([1.0, 2.0]))
-    x.grad = None
-    (scaled_gradient(x, 0.0) * 3.0).sum().backward()
-    assert torch.equal(x.grad, torch.zeros(2))  # 0: detached
-
-
-def test_thing_rays_take_the_thing_rendering_and_stuff_and_void_rays_the_other():
-    thing_mask = torch.tensor([False, False, True])
-    labels = torch.tensor([0, 2, -1, 1, 2])
-    thing_probs, probs = torch.ones(5, 3), torch.zeros(5, 3)
-    chosen = on_thing_rays(thing_probs, probs, labels, thing_mask)
-    assert chosen[:, 0].tolist() == [0.0, 1.0, 0.0, 0.0, 1.0]

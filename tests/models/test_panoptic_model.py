@@ -69,24 +69,6 @@ def test_without_gradient_stopping_density_is_shaped(model):
     assert any(torch.count_nonzero(g) > 0 for g in density_grads)
 
 
-def test_the_thing_density_gradient_lets_the_class_loss_of_thing_rays_only_reach_density():
-    model = make_model(thing_density_gradient=0.03)
-    model.train_step = 10_000
-    batch = _batch(64)
-    stuff_only = dict(batch, semantics=torch.where(batch["semantics"] == 2, 0, batch["semantics"]))  # 2: chair
-
-    def density_gradients(batch):
-        model.zero_grad()
-        out = model(make_rays(64))
-        assert torch.allclose(out["semantics_shaping"], out["semantics"])  # the same values, another gradient
-        model.get_loss_dict(out, batch, model.get_metrics_dict(out, batch))["semantic_loss"].backward()
-        return [p.grad for p in model.field.mlp_base.parameters() if p.grad is not None]
-
-    assert any(torch.count_nonzero(g) > 0 for g in density_gradients(batch))
-    assert all(torch.count_nonzero(g) == 0 for g in density_gradients(stuff_only))
-    assert "semantics_shaping" not in model.eval()(make_rays(8))
-
-
 def test_model_builds_without_network(monkeypatch):
     """nerfacto's LPIPS would download AlexNet weights; our model must not touch the network."""
 
