@@ -55,7 +55,7 @@ ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "no split of slots by the 2D masks": ("--pipeline.model.split-by-masks", "False"),
     "thing pixels beyond reach stay things (no rule 6)": ("--pipeline.model.stuff-beyond-reach", "False"),
     "far plane 1000 (nerfacto's)": ("--pipeline.model.far-plane", "1000"),
-    "near plane 0 when rendering (nerfstudio's)": ("--pipeline.model.keep-near-plane", "False"),
+    "near plane 0 when rendering (nerfstudio's)": ("--pipeline.model.render-near-plane", "0"),
     "class head also on the backbone's features": ("--pipeline.model.heads.semantic-reads-backbone", "True"),
     "head grid up to resolution 1024": ("--pipeline.model.heads.max-res", "1024"),
     "slow-fast target (contrastive head)": ("--pipeline.model.contrastive.slow-target-momentum", "0.9"),

@@ -213,7 +213,11 @@ def fast_external_method_stubs() -> None:
 
 def complete_config(config: Any) -> None:
     """Give every dataclass field ``config`` lacks (and those of its nested configs) its default, in place: a config
-    loaded from an older run's ``config.yml`` has only the fields of its day."""
+    loaded from an older run's ``config.yml`` has only the fields of its day. A renamed field keeps its saved
+    meaning: ``keep_near_plane: false`` (before ``render_near_plane``) renders from 0, as it did."""
+    saved = vars(config)
+    if "keep_near_plane" in saved and "render_near_plane" not in saved:
+        config.render_near_plane = None if saved.pop("keep_near_plane") else 0.0
     for spec in dataclasses.fields(config):
         if spec.name not in vars(config):
             if spec.default_factory is not dataclasses.MISSING:

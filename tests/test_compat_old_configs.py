@@ -28,6 +28,18 @@ def test_fields_an_older_config_yml_lacks_take_their_defaults():
     assert model.max_res == 512  # saved values stay as saved (the preset's, not nerfacto's default)
 
 
+def test_an_older_keep_near_plane_keeps_its_meaning_as_render_near_plane():
+    for keep, render_near_plane in ((True, None), (False, 0.0)):
+        config = panoptic_lifting_lite_config()
+        model = config.pipeline.model
+        del model.__dict__["render_near_plane"]
+        model.keep_near_plane = keep
+        config = yaml.load(yaml.dump(config), Loader=yaml.Loader)
+        complete_config(config)
+        assert config.pipeline.model.render_near_plane == render_near_plane
+        assert "keep_near_plane" not in vars(config.pipeline.model)
+
+
 def test_a_pipeline_built_from_an_older_config_yml_labels_with_the_defaults(tiny_scene_master):
     config = yaml.load(older_config_yml(), Loader=yaml.Loader)
     config.pipeline.datamanager.data = tiny_scene_master

@@ -43,6 +43,7 @@ from panoptic_nerfstudio.inference.small_segments import remove_small_segments
 from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict
 from panoptic_nerfstudio.model_components.instance_assignment import instance_loss
 from panoptic_nerfstudio.model_components.opacity_loss import opacity_loss
+from panoptic_nerfstudio.model_components.render_collider import RenderNearFarCollider
 from panoptic_nerfstudio.model_components.segmentation_losses import consistency_loss, naive_instance_loss, semantic_loss
 from panoptic_nerfstudio.model_components.segmentation_renderers import (
     heaviest_samples,
@@ -107,10 +108,11 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     opaque and lost the crowded room's floor (README, "Quality on scenes the method was not tuned on")."""
     opacity_loss_start_step: int = 500
     """Step from which the opacity loss is on (after the proposal sampler's warm-up)."""
-    keep_near_plane: bool = True
-    """Render with the training near plane also outside training (nerfstudio's collider drops it to 0 there, so that
-    close cameras do not clip objects). No training sample lies that close to its camera, so the field there is
-    unconstrained: a held-out close-up of the crowded room sat in a floater and came out one cupboard, wall to wall."""
+    render_near_plane: Optional[float] = None
+    """Near plane when rendering outside training (viewer, ns-render, ns-eval, the instance table), in the
+    dataparser's normalised units; None: the training ``near_plane``; 0: nerfstudio's (close cameras never clip).
+    No training sample lies closer to its camera than ``near_plane``, so the field there is unconstrained: at 0 a
+    held-out close-up of the crowded room sat in a floater and came out one cupboard, wall to wall."""
     min_segment_area: float = 0.001
     """Per rendered image: connected pieces of one label covering less than this fraction of the image take the label
     of their nearest larger piece (speckle clean-up; 0: off). Full images only, not single rays (click, points)."""
@@ -133,7 +135,8 @@ class PanopticLiftingModel(NerfactoModel):
         use_bundled_ffmpeg()  # ns-render's videos, where no system ffmpeg exists
         with without_lpips():
             super().populate_modules()
-        self.collider.reset_near_plane = not self.config.keep_near_plane  # (config docstring)
+        near, render_near = self.config.near_plane, self.config.render_near_plane
+        self.collider = RenderNearFarCollider(near, self.config.far_plane, near if render_near is None else render_near)
         self.lpips_metric = OfflineLpips()  # (nerfacto's own `lpips` stays None: see `without_lpips`)
         metadata = self.kwargs["metadata"]
         split = metadata.get(PANOPTIC_METADATA_KEY)

@@ -99,13 +99,15 @@ def test_eval_outputs_include_viewer_images(model):
     assert ((out["confidence"] >= 0) & (out["confidence"] <= 1)).all()
 
 
-def test_renders_keep_the_training_near_plane_unless_asked_not_to():
-    """Rendering (eval mode) samples no closer to the camera than training did; nerfstudio's reset to 0 on request."""
-    kept, reset = make_model(), make_model(keep_near_plane=False)
-    for model, near in ((kept, kept.config.near_plane), (reset, 0.0)):
+def test_renders_sample_from_their_own_near_plane_and_training_from_its_own():
+    """Rendering (eval mode) starts at ``render_near_plane``, by default the training near plane; 0 is nerfstudio's
+    reset. Training always starts at ``near_plane``."""
+    default, reset, farther = make_model(), make_model(render_near_plane=0.0), make_model(render_near_plane=0.12)
+    for model, near in ((default, default.config.near_plane), (reset, 0.0), (farther, 0.12)):
         model.eval()
         rays = model.collider(make_rays(8))
         assert torch.allclose(rays.nears, torch.full_like(rays.nears, near))
+        assert torch.allclose(rays.fars, torch.full_like(rays.fars, model.config.far_plane))
         model.train()
         assert torch.allclose(model.collider(make_rays(8)).nears, torch.full_like(rays.nears, model.config.near_plane))
 
