@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import tyro
+from nerfstudio.engine.trainer import TrainerConfig
 
+from panoptic_nerfstudio.method_configs import panoptic_lifting_lite_config
 from tests.benchmark_scripts import REPO, benchmark_module
 
 
@@ -50,3 +53,25 @@ def test_noise_scales_the_suite_scenes_defects_and_names_them_apart(quality_benc
 def test_the_authors_protocol_column_is_empty_for_runs_evaluated_before_it(quality_benchmark):
     assert quality_benchmark.authors_cell({"input_pq_authors": 47.84, "lifted_pq_authors": 62.25}) == "47.8, 62.2"
     assert quality_benchmark.authors_cell({"lifted_pq": 55.9}) == ""
+
+
+def same_value(parsed, text: str) -> bool:
+    try:
+        return float(parsed) == float(text)
+    except (TypeError, ValueError):
+        return str(parsed) == text
+
+
+def test_every_variant_and_head_flag_is_an_option_of_the_lite_preset(quality_benchmark):
+    """A renamed model option (``keep-near-plane`` became ``render-near-plane``) must not leave a variant whose
+    training run fails only after the suite has started: every flag parses as ns-train parses it (booleans take a
+    value), and sets what it names."""
+    parse_as_ns_train = tyro.conf.FlagConversionOff[TrainerConfig]
+    for flags in [*quality_benchmark.ABLATIONS.values(), *quality_benchmark.HEADS.values()]:
+        config = tyro.cli(parse_as_ns_train, default=panoptic_lifting_lite_config(), args=list(flags))
+        for name, value in zip(flags[::2], flags[1::2]):
+            *path, last = name.removeprefix("--").replace("-", "_").split(".")
+            owner = config
+            for part in path:
+                owner = getattr(owner, part)
+            assert same_value(getattr(owner, last), value), (name, value)
