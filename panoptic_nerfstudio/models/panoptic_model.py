@@ -53,6 +53,7 @@ from panoptic_nerfstudio.model_components.segmentation_renderers import (
 from panoptic_nerfstudio.models.scene_editing import edit_labelled_outputs, edited_nerfacto_pass
 from panoptic_nerfstudio.models.table_buffers import prepare_table_state, store_table, stored_table
 from panoptic_nerfstudio.utils.distributed import calibrate_on_rank_zero
+from panoptic_nerfstudio.utils.random_draws import built_with_draws_of
 from panoptic_nerfstudio.viewer.panoptic_options import PanopticViewerOptions
 
 @dataclass
@@ -154,10 +155,16 @@ class PanopticLiftingModel(NerfactoModel):
             backbone_dim=self.field.geo_feat_dim,
             implementation=self.config.implementation,
         )
-        if self.config.instance_head == "contrastive":
-            self.heads: PanopticHeads = ContrastiveHeads(self.config.heads, self.config.contrastive, **common)
+        def slot_heads() -> PanopticHeads:
+            return self.config.heads.setup(num_slots=self.config.num_instance_slots, **common)
+
+        if self.config.instance_head == "contrastive":  # trains the field a slot head's run trains (utils/random_draws)
+            contrastive = self.config.contrastive
+            self.heads: PanopticHeads = built_with_draws_of(
+                lambda: ContrastiveHeads(self.config.heads, contrastive, **common), slot_heads
+            )
         elif self.config.instance_head == "slots":
-            self.heads = self.config.heads.setup(num_slots=self.config.num_instance_slots, **common)
+            self.heads = slot_heads()
             self._warn_if_too_few_slots(metadata.get(MAX_THINGS_METADATA_KEY))
         else:
             raise ValueError(f"unknown instance head {self.config.instance_head!r}; choose slots or contrastive")

@@ -251,3 +251,16 @@ def test_the_model_gives_the_contrastive_calibration_the_masks_unless_told_not_t
     assert given["masks"] is (_twin_masks if split_by_masks else None)
     with pytest.raises(TypeError, match="masks"):  # leaving the masks out must be said (None), never a default
         model.calibrate_instances(_cameras())
+
+
+def test_the_contrastive_head_leaves_training_the_draws_of_the_slot_head():
+    """Comparing the heads compares heads, not fields: the contrastive head has parameters the slot head does not, so
+    built as it comes it would shift every random draw of training (rays, jitter) and another field would be trained."""
+    fields, next_draws = [], []
+    for head in ("slots", "contrastive"):
+        torch.manual_seed(7)
+        model = make_model(instance_head=head)
+        fields.append(model.field.state_dict())
+        next_draws.append(torch.rand(8))
+    assert torch.equal(next_draws[0], next_draws[1])
+    assert all(torch.equal(fields[0][key], fields[1][key]) for key in fields[0])
