@@ -17,7 +17,8 @@ tables are made again with the current code and they are evaluated again (infere
 
 It prints one row per run (PQ^scene, things, stuff, mIoU of lifted field and 2D input, merges, splits, seconds per
 step), then per scene the spread between training seeds, and the worst run and the mean; it writes
-``results.json`` and, per scene, a picture (image | 2D input | lifted | ground truth, a few eval frames).
+``results.json`` and, per scene, a picture (image | 2D input | lifted, a column per head | ground truth, a few eval
+frames).
 """
 
 from __future__ import annotations
@@ -303,9 +304,13 @@ def main() -> None:
     console.print(summary_table(rows, args.variant))
     for scene in sorted({r.scene for r, _ in rows}):
         first = next(r for r, _ in rows if r.scene == scene and r.variant == args.variant)
-        picture = write_scene_picture(scene_dir(first, args.out), args.out / "runs" / first.name / "eval" / "pred",
+        # one lifted column per head, all of the first run's training seed: with one seed, the heads of one field
+        runs_of_heads = [r for r, _ in rows if r.scene == scene and r.variant == args.variant
+                         and r.train_seed == first.train_seed]  # fmt: skip
+        picture = write_scene_picture(scene_dir(first, args.out),
+                                      [args.out / "runs" / r.name / "eval" / "pred" for r in runs_of_heads],
                                       args.out / "pictures" / f"{first.picture_name}.png")  # fmt: skip
-        console.print(f"picture: {picture}")
+        console.print(f"picture: {picture} (lifted: {', '.join(r.head for r in runs_of_heads)})")
     (args.out / "results.json").write_text(json.dumps([{**asdict(r), **m} for r, m in rows], indent=2) + "\n")
 
 
