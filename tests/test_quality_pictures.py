@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ def predictions_of(scene, out, stems):
 
 def eval_stems(scene):
     meta, _ = load_transforms(scene)
-    return sorted(name.rsplit("/", 1)[-1].rsplit(".", 1)[0] for name in meta["val_filenames"])
+    return sorted(Path(name).stem for name in meta["val_filenames"])
 
 
 def test_each_folder_of_predictions_gets_a_lifted_column(pictures, tiny_scene, tmp_path):
@@ -62,7 +63,7 @@ def test_a_folder_missing_a_frame_of_the_first_is_named(pictures, tiny_scene, tm
         pictures.write_scene_picture(tiny_scene, [full, short], tmp_path / "x.png", frames=2)
 
 
-def test_the_command_writes_the_picture(tiny_scene, tmp_path):
+def test_the_command_writes_the_picture(pictures, tiny_scene, tmp_path):
     stems = eval_stems(tiny_scene)[:1]
     folder = predictions_of(tiny_scene, tmp_path / "pred", stems)
     out = tmp_path / "picture.png"
@@ -70,4 +71,5 @@ def test_the_command_writes_the_picture(tiny_scene, tmp_path):
                "--predictions", str(folder), str(folder), "--out", str(out), "--frames", "1"]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     width = np.asarray(Image.open(tiny_scene / "gt_panoptic" / f"{stems[0]}.png")).shape[1]
-    assert np.asarray(Image.open(out)).shape[1] == 2 * (5 * width + 4 * 2)  # two lifted columns, at scale 2
+    scale, gap = pictures.SCALE, 2 * pictures.SCALE
+    assert np.asarray(Image.open(out)).shape[1] == 5 * width * scale + 4 * gap  # two lifted columns
