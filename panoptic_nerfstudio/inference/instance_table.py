@@ -10,8 +10,8 @@ Making it: the views are rendered and labelled by the rule alone; every thing pi
 a surface becomes a 3D point of its slot. Each slot is split into its spatially separate
 parts (``instance_parts``), and further where the 2D input masks separate it (``mask_evidence``), each part a
 3D instance; instances of one class that the masks draw as one object are joined (``mask_joins``); then each
-instance takes its majority class, or is dropped when it covers too little of the views' pixels and shows in fewer
-than ``MIN_VIEWS`` of them.
+instance takes the majority class of its surface (``class_areas``), or is dropped when it covers too little of the
+views' pixels and shows in fewer than ``MIN_VIEWS`` of them.
 """
 
 from __future__ import annotations
@@ -254,23 +254,25 @@ def resolve_table(
             reach[ids[part]] = REACH_FOOTPRINTS * footprint + float(spacing(all_points, kept))
     num_ids = len(slots_of_ids)
     counts = class_counts(instance, samples, num_ids, num_classes)
+    areas = class_areas(instance, samples, num_ids, num_classes)
     reaches = unlimited_reach(num_ids)
     for instance_id, value in reach.items():
         reaches[instance_id] = value
     same_as = torch.arange(num_ids)
     if split_slots and split_by_masks and samples.segments is not None and samples.views is not None:
-        majority = resolve_instances(counts, 0.0)  # each instance's class; negative for stuff and the unseen
+        majority = resolve_instances(counts, 0.0, votes=areas)  # each instance's class; < 0: stuff, the unseen
         views, segments = samples.views.numpy(), samples.segments.numpy()
         same_as = torch.from_numpy(joined_by_masks(instance.numpy(), majority.numpy(), views, segments, num_ids))
         instance = same_as[instance]
         counts = class_counts(instance, samples, num_ids, num_classes)
+        areas = class_areas(instance, samples, num_ids, num_classes)
         # A joined instance reaches as far as its farthest-reaching member from its members' stored points.
         reaches = torch.zeros_like(reaches).scatter_reduce_(0, same_as, reaches, "amax")
     keep = torch.arange(num_ids) > num_slots
     if samples.views is not None:
         keep |= views_per_id(instance, samples.views, num_ids) >= MIN_VIEWS
     return InstanceTable(
-        classes=resolve_instances(counts, min_area_fraction, keep=keep),
+        classes=resolve_instances(counts, min_area_fraction, keep=keep, votes=areas),
         slots=torch.tensor(slots_of_ids, dtype=torch.long),
         points=torch.cat(stored_points) if stored_points else torch.zeros(0, 3),
         point_ids=torch.cat(stored_ids) if stored_ids else torch.zeros(0, dtype=torch.long),
@@ -286,6 +288,17 @@ def class_counts(instance: Tensor, samples: ViewSamples, num_ids: int, num_class
     counts = counts.reshape(num_ids, num_classes)
     counts[STUFF_INSTANCE, 0] += samples.stuff_pixels
     return counts
+
+
+def class_areas(instance: Tensor, samples: ViewSamples, num_ids: int, num_classes: int) -> Tensor:
+    """[num_ids, num_classes] the surface area each (instance, class) covers over the views: each pixel weighs its
+    footprint squared. An instance's class is the majority of its surface, not of its pixels: a close-up shows a patch
+    with many pixels and would outvote the far views of the whole object (one view where the input called a chair's
+    side *sofa*, from about a third of the views' usual distance, gave that side of the chair the class sofa)."""
+    weights = samples.footprints.double() ** 2
+    flat = torch.zeros(num_ids * num_classes, dtype=torch.float64)
+    flat.index_add_(0, instance * num_classes + samples.classes, weights)
+    return flat.reshape(num_ids, num_classes)
 
 
 def views_per_id(instance: Tensor, views: Tensor, num_ids: int) -> Tensor:

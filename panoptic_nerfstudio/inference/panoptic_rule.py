@@ -231,12 +231,14 @@ def instance_class_counts(prediction: PanopticPrediction, num_ids: int, num_clas
     return torch.bincount(pair, minlength=num_ids * num_classes).reshape(num_ids, num_classes)
 
 
-def resolve_instances(counts: Tensor, min_area_fraction: float, keep: Optional[Tensor] = None) -> Tensor:
-    """[N] classes of an instance table from [N, C] counts: the majority class of each instance, DROP_INSTANCE where
-    it covers less than ``min_area_fraction`` of all counted pixels (except where ``keep`` [N] is set), KEEP_CLASS for
-    stuff (row 0) and for instances not seen."""
+def resolve_instances(
+    counts: Tensor, min_area_fraction: float, keep: Optional[Tensor] = None, votes: Optional[Tensor] = None
+) -> Tensor:
+    """[N] classes of an instance table from [N, C] counts: the majority class of each instance (of ``votes`` [N, C]
+    where given, else of the counts), DROP_INSTANCE where it covers less than ``min_area_fraction`` of all counted
+    pixels (except where ``keep`` [N] is set), KEEP_CLASS for stuff (row 0) and for instances not seen."""
     areas = counts.sum(dim=1)
-    table = counts.argmax(dim=1)
+    table = (counts if votes is None else votes).argmax(dim=1)
     small = areas < min_area_fraction * float(areas.sum())
     table[small if keep is None else small & ~keep] = DROP_INSTANCE
     table[areas == 0] = KEEP_CLASS  # never seen in these views: nothing is known of it

@@ -122,6 +122,19 @@ def test_a_small_instance_seen_in_several_views_is_kept_and_one_seen_once_is_dro
     assert resolve_table(samples, 4, 4, 0.01).classes[2] == DROP_INSTANCE
 
 
+def test_an_instance_takes_the_class_of_most_of_its_surface_not_of_most_of_its_pixels():
+    """Four far views label an object cabinet (20 pixels each, footprint 0.02); a close-up labels it lamp with 100
+    pixels of footprint 0.005: more pixels, a sixteenth of the surface each."""
+    points = _blob([0.0, 0, 0], 180, 0)
+    classes = torch.tensor([CABINET] * 80 + [LAMP] * 100)
+    footprints = torch.tensor([0.02] * 80 + [0.005] * 100)
+    views = torch.tensor([0] * 20 + [1] * 20 + [2] * 20 + [3] * 20 + [4] * 100)
+    samples = ViewSamples(torch.zeros(180, dtype=torch.long), classes, points, footprints, 0, views)
+    assert resolve_table(samples, 2, 4, 0.01).classes[1] == CABINET
+    samples.footprints = torch.full((180,), 0.02)  # every pixel the same size: the pixels' majority
+    assert resolve_table(samples, 2, 4, 0.01).classes[1] == LAMP
+
+
 def test_calibration_renders_views_and_stores_the_table():
     torch.manual_seed(0)
     model = make_model(num_instance_slots=4, min_instance_area=1.5)
