@@ -296,9 +296,8 @@ def class_areas(instance: Tensor, samples: ViewSamples, num_ids: int, num_classe
     with many pixels and would outvote the far views of the whole object (one view where the input called a chair's
     side *sofa*, from about a third of the views' usual distance, gave that side of the chair the class sofa)."""
     weights = samples.footprints.double() ** 2
-    flat = torch.zeros(num_ids * num_classes, dtype=torch.float64)
-    flat.index_add_(0, instance * num_classes + samples.classes, weights)
-    return flat.reshape(num_ids, num_classes)
+    areas = torch.bincount(instance * num_classes + samples.classes, weights=weights, minlength=num_ids * num_classes)
+    return areas.reshape(num_ids, num_classes)
 
 
 def views_per_id(instance: Tensor, views: Tensor, num_ids: int) -> Tensor:
