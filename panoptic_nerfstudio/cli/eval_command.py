@@ -48,6 +48,8 @@ class Eval:
             "per_category": evaluation.per_category(classes),
             "authors_dropped_categories": evaluation.authors_dropped_categories(classes),
         }
+        if evaluation.unmatched is not None:
+            metrics["unmatched"] = evaluation.unmatched.as_list(classes)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         (self.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         if evaluation.lifted_pq is None:
@@ -69,6 +71,20 @@ class Eval:
         )
         CONSOLE.print(f"Predictions in {pred_dir}, metrics in {self.output_dir / 'metrics.json'}")
         return 0
+
+
+def unmatched_line(counts: Dict[str, Dict[str, int]]) -> str:
+    """The objects and predicted instances PQ^scene leaves unmatched, by cause, in words."""
+
+    def causes(side: str) -> str:
+        named = [f"{n} {cause}" for cause, n in counts[side].items() if n]
+        return f" ({', '.join(named)})" if named else ""
+
+    missed, false = sum(counts["missed"].values()), sum(counts["false_instances"].values())
+    return (
+        f"unmatched by PQ^scene: {missed} object(s){causes('missed')}, {false} predicted instance(s)"
+        f"{causes('false_instances')} (metrics.json: unmatched)"
+    )
 
 
 def results_table(evaluation: SceneEvaluation) -> Table:
@@ -93,5 +109,7 @@ def results_table(evaluation: SceneEvaluation) -> Table:
         )
         if errors.merged_kept_apart is not None:
             table.caption += f" ({errors.merged_kept_apart} of the merged in pairs the 2D input masks keep apart)"
+    if evaluation.unmatched is not None:
+        table.caption += "; " + unmatched_line(evaluation.unmatched.counts())
     return table
 

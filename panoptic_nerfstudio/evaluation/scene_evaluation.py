@@ -23,6 +23,7 @@ from panoptic_nerfstudio.data.frame_decoding import decode_frame
 from panoptic_nerfstudio.data.panoptic_dataset import PanopticDataset
 from panoptic_nerfstudio.data.panoptic_format import ClassTable
 from panoptic_nerfstudio.evaluation.instance_errors import InstanceErrors, instance_errors
+from panoptic_nerfstudio.evaluation.unmatched_segments import MatchReport, match_report
 from panoptic_nerfstudio.evaluation.panoptic_quality import (
     AUTHORS_MIN_CATEGORY_SHARE,
     VOID_CATEGORY,
@@ -63,6 +64,9 @@ class SceneEvaluation:
     """PQ^scene by the authors' protocol (categories under 0.5% of the pixels left out), for the lifted field."""
     input_pq_authors: Optional[PanopticQualityResult] = None
     """The same for the 2D input masks."""
+    unmatched: Optional[MatchReport] = None
+    """The thing objects and predicted thing segments PQ^scene leaves unmatched, each with its cause (needs ground
+    truth)."""
 
     def metrics(self) -> Dict[str, float]:
         out: Dict[str, float] = {"frames": self.frames, "psnr": self.psnr, "dropped_instances": self.dropped_instances}
@@ -71,6 +75,10 @@ class SceneEvaluation:
             out.update(objects=errors.objects, merges=errors.merged, splits=errors.split)
             if errors.merged_kept_apart is not None:
                 out["merges_kept_apart_by_masks"] = errors.merged_kept_apart
+        if self.unmatched is not None:
+            counts = self.unmatched.counts()
+            out.update({f"missed_{_key(c)}": n for c, n in counts["missed"].items()})
+            out.update({f"false_instances_{_key(c)}": n for c, n in counts["false_instances"].items()})
         for prefix, pq, miou in (("lifted", self.lifted_pq, self.lifted_miou), ("input", self.input_pq, self.input_miou)):
             if pq is not None:
                 out.update({f"{prefix}_{k}": v for k, v in pq.as_dict().items()})
@@ -169,10 +177,16 @@ def evaluate_scene(
         psnr=float(np.mean(psnrs)),
         dropped_instances=model.dropped_instances,
         instance_errors=instance_errors(predictions, targets, classes, inputs=inputs) if has_gt else None,
+        unmatched=match_report(predictions, targets, classes) if has_gt else None,
         predictions=predictions,
         lifted_pq_authors=quality(predictions, AUTHORS_MIN_CATEGORY_SHARE),
         input_pq_authors=quality(unique_inputs, AUTHORS_MIN_CATEGORY_SHARE),
     )
+
+
+def _key(cause: str) -> str:
+    """A cause as a metrics.json key part: "lost to stuff" -> "lost_to_stuff"."""
+    return cause.replace(" ", "_")
 
 
 def _miou(confusion: torch.Tensor) -> float:

@@ -17,6 +17,22 @@ def test_the_caption_names_merges_splits_and_those_the_masks_keep_apart():
     assert "keep apart" not in results_table(_evaluation(InstanceErrors(15, 8, 3))).caption  # no input to count by
 
 
+def test_the_caption_counts_the_unmatched_by_cause():
+    from panoptic_nerfstudio.evaluation.unmatched_segments import LOST_TO_STUFF, MERGED, ON_STUFF, MatchReport
+    from panoptic_nerfstudio.evaluation.unmatched_segments import UnmatchedSegment as Segment
+
+    evaluation = _evaluation(None)
+    evaluation.unmatched = MatchReport(
+        missed=[Segment(9, 1, 900, LOST_TO_STUFF, 0.3), Segment(9, 2, 50, LOST_TO_STUFF, 0.0),
+                Segment(7, 4, 300, MERGED, 0.1)],
+        false_instances=[Segment(9, 5, 20, ON_STUFF, 0.0)],
+    )  # fmt: skip
+    caption = results_table(evaluation).caption
+    expected = "unmatched by PQ^scene: 3 object(s) (2 lost to stuff, 1 merged), 1 predicted instance(s) (1 on stuff)"
+    assert expected in caption
+    assert "partly labelled" not in caption  # causes with no segment are not named
+
+
 def test_the_authors_protocol_has_rows_of_its_own_when_scored():
     from panoptic_nerfstudio.evaluation.panoptic_quality import PanopticQualityResult, QualityScores
 

@@ -70,6 +70,10 @@ def test_the_slot_head_gives_at_most_k_ids(slot_eval):
     assert metrics["objects"] == 11
     assert 0 < len(_thing_ids(slot_eval)) <= K
     assert metrics["merges"] >= metrics["objects"] - K  # pigeonhole: most objects share an id
+    missed = [entry for entry in metrics["unmatched"] if entry["side"] == "missed"]
+    assert len(missed) >= metrics["objects"] - K  # K ids match K objects at most
+    causes = ("lost_to_stuff", "partly_labelled", "merged", "wrong_class")
+    assert len(missed) == sum(metrics[f"missed_{cause}"] for cause in causes)
 
 
 @pytest.mark.slow

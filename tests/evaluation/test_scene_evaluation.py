@@ -83,6 +83,8 @@ def test_oracle_scores_100_and_the_input_masks_do_not(tiny_scene_master):
     assert result.dropped_instances == 0
     assert result.instance_errors.objects > 0 and result.instance_errors.merged == result.instance_errors.split == 0
     assert result.metrics()["merges"] == result.metrics()["merges_kept_apart_by_masks"] == 0
+    assert result.unmatched.missed == result.unmatched.false_instances == []
+    assert result.metrics()["missed_lost_to_stuff"] == result.metrics()["false_instances_on_stuff"] == 0
     # the authors' protocol too (evaluation/test_panoptic_quality.py tests the rule): the oracle stays perfect
     assert result.metrics()["lifted_pq_authors"] > 99.9
     assert result.metrics()["input_pq_authors"] == result.input_pq_authors.all.pq
