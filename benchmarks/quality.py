@@ -16,7 +16,8 @@ tables are made again with the current code and they are evaluated again (infere
         --train-seeds 42 0 1 --heads slots contrastive        # both instance heads, three training seeds each
 
 It prints one row per run (PQ^scene, things, stuff, mIoU of lifted field and 2D input, merges, splits, seconds per
-step), then per scene the spread between training seeds, and the worst run and the mean; it writes
+step), then per scene the spread between training seeds, and the worst run and the mean, then per scene the objects
+PQ^scene leaves unmatched, by cause (lost to stuff, partly labelled, merged, wrong class); it writes
 ``results.json`` and, per scene, a picture (image | 2D input | lifted, a column per head | ground truth, a few eval
 frames).
 """
@@ -270,6 +271,26 @@ def summary_table(rows: List[Tuple[Run, Dict]], variant: str = "full method") ->
     return table
 
 
+UNMATCHED = ("lost_to_stuff", "partly_labelled", "merged", "wrong_class")
+"""The causes ``ns-panoptic eval`` names for each object PQ^scene leaves unmatched (metrics.json ``missed_*``)."""
+
+
+def unmatched_table(rows: List[Tuple[Run, Dict]], variant: str = "full method") -> Table:
+    """Per scene and instance head: objects over all runs, and those PQ^scene leaves unmatched by cause
+    (``evaluation/unmatched_segments.py``); runs evaluated before the causes were counted are left out."""
+    table = Table(title=f"Objects PQ^scene leaves unmatched, by where most of their pixels went ({variant})")
+    for column in ("scene", "head", "runs", "objects", "unmatched", *(c.replace("_", " ") for c in UNMATCHED)):
+        table.add_column(column, justify="left" if column in ("scene", "head") else "right")
+    counted = [(r, m) for r, m in rows if r.variant == variant and f"missed_{UNMATCHED[0]}" in m]
+    groups = sorted({(r.scene, r.head) for r, _ in counted}) + [("[bold]all", "")]
+    for scene, head in groups:
+        mine = [m for r, m in counted if (r.scene, r.head) == (scene, head) or scene == "[bold]all"]
+        by_cause = [sum(int(m[f"missed_{cause}"]) for m in mine) for cause in UNMATCHED]
+        objects = sum(int(m.get("objects", 0)) for m in mine)
+        table.add_row(scene, head, str(len(mine)), str(objects), str(sum(by_cause)), *map(str, by_cause))
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/quality-runs"))
@@ -302,6 +323,7 @@ def main() -> None:
         rows = list(zip(runs, results))
     console.print(runs_table(rows))
     console.print(summary_table(rows, args.variant))
+    console.print(unmatched_table(rows, args.variant))
     for scene in sorted({r.scene for r, _ in rows}):
         first = next(r for r, _ in rows if r.scene == scene and r.variant == args.variant)
         # one lifted column per head, all of the first run's training seed: with one seed, the heads of one field

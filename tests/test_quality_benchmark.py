@@ -37,6 +37,16 @@ def test_the_merges_column_shows_those_of_pairs_the_masks_keep_apart_when_counte
     assert quality_benchmark.merges_cell({"merges": 8}) == "8"  # evaluated before it was counted
 
 
+def test_the_unmatched_table_sums_each_cause_per_scene_and_leaves_out_runs_evaluated_before_it(quality_benchmark):
+    runs = quality_benchmark.plan(["thin"], [0, 1], [42], ablations=False)
+    counted = {"objects": 10, "missed_lost_to_stuff": 2, "missed_partly_labelled": 1, "missed_merged": 0,
+               "missed_wrong_class": 1}  # fmt: skip
+    table = quality_benchmark.unmatched_table([(runs[0], counted), (runs[1], {"objects": 13, "lifted_pq": 55.9})])
+    rows = [[column._cells[i] for column in table.columns] for i in range(table.row_count)]
+    assert rows == [["thin-seed0", "slots", "1", "10", "4", "2", "1", "0", "1"],
+                    ["[bold]all", "", "1", "10", "4", "2", "1", "0", "1"]]  # fmt: skip
+
+
 def test_noise_scales_the_suite_scenes_defects_and_names_them_apart(quality_benchmark):
     """``--noise 0`` trains the suite on masks equal to the ground truth: its scenes (and runs) must never be mistaken
     for, or reuse, the runs of the default noise, and the ablation rows keep the default scene."""
