@@ -44,13 +44,23 @@ def test_a_class_the_run_does_not_have_is_named(stages_benchmark):
         stages_benchmark.chosen_classes(Path("run/config.yml"), names, ["poles", "lamps", "wall"])
 
 
+def test_the_unmatched_table_has_a_row_per_step_with_its_causes(stages_benchmark):
+    from panoptic_nerfstudio.evaluation.unmatched_segments import LOST_TO_STUFF, MatchReport, UnmatchedSegment
+
+    lost = UnmatchedSegment(9, 1, 900, LOST_TO_STUFF, 0.3)
+    table = stages_benchmark.unmatched_table({"rule 6": MatchReport([lost], []), "clean-up": MatchReport([], [])})
+    rows = [[column._cells[i] for column in table.columns] for i in range(table.row_count)]
+    assert rows == [["rule 6", "1", "1", "0", "0", "0", "0"], ["clean-up", "0", "0", "0", "0", "0", "0"]]
+
+
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_the_last_step_is_what_ns_panoptic_eval_scores(stages_benchmark, tiny_trained_config):
     from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
     from panoptic_nerfstudio.evaluation.scene_evaluation import evaluate_scene, labels_of
 
-    names, shown, counts = stages_benchmark.run_stages(tiny_trained_config)
+    results = stages_benchmark.run_stages(tiny_trained_config)
+    names, shown, counts = results.names, results.shown, results.counts
     _, pipeline, model, _ = load_panoptic_run(tiny_trained_config, test_mode="test")
     dataset = pipeline.datamanager.eval_dataset
     classes = dataset.classes
@@ -64,10 +74,12 @@ def test_the_last_step_is_what_ns_panoptic_eval_scores(stages_benchmark, tiny_tr
         pixels[:] += np.bincount(truth[truth >= 0], minlength=len(classes))
         right[:] += np.bincount(truth[(truth >= 0) & (predicted == truth)], minlength=len(classes))
 
-    evaluate_scene(model, dataset, on_frame=score)
+    evaluation = evaluate_scene(model, dataset, on_frame=score)
     assert names == shown == classes.names
     assert counts["pixels"].tolist() == pixels.tolist()
     assert counts["clean-up"].tolist() == right.tolist()
     assert pixels.sum() > 0
     for stage in stages_benchmark.STAGES:
         assert bool((counts[stage] <= counts["pixels"]).all()), stage
+    assert list(results.unmatched) == list(stages_benchmark.INSTANCE_STAGES)
+    assert results.unmatched["clean-up"].counts() == evaluation.unmatched.counts()
