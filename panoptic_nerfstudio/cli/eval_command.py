@@ -12,11 +12,16 @@ from rich.table import Table
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
-from panoptic_nerfstudio.data.panoptic_format import write_panoptic
+from panoptic_nerfstudio.data.panoptic_format import ClassTable, write_panoptic
 from panoptic_nerfstudio.evaluation.panoptic_quality import AUTHORS_MIN_CATEGORY_SHARE
 from panoptic_nerfstudio.evaluation.prediction_encoding import prediction_to_frame
 from panoptic_nerfstudio.evaluation.scene_evaluation import SceneEvaluation, evaluate_scene
+from panoptic_nerfstudio.evaluation.unmatched_segments import MatchReport
 from panoptic_nerfstudio.inference.instance_table import MIN_VIEWS
+
+
+UNMATCHED_SHOWN = 10
+"""Unmatched objects ``ns-panoptic eval`` prints (metrics.json lists them all)."""
 
 
 @dataclass
@@ -55,6 +60,8 @@ class Eval:
         if evaluation.lifted_pq is None:
             CONSOLE.print("[yellow]No gt_panoptic/ for these frames: only RGB metrics and predictions are reported.")
         CONSOLE.print(results_table(evaluation))
+        if evaluation.unmatched is not None and evaluation.unmatched.missed:
+            CONSOLE.print(unmatched_objects_table(evaluation.unmatched, classes))
         dropped = {key: ", ".join(names) or "none" for key, names in metrics["authors_dropped_categories"].items()}
         if dropped:
             CONSOLE.print(
@@ -85,6 +92,18 @@ def unmatched_line(counts: Dict[str, Dict[str, int]]) -> str:
         f"unmatched by PQ^scene: {missed} object(s){causes('missed')}, {false} predicted instance(s)"
         f"{causes('false_instances')} (metrics.json: unmatched)"
     )
+
+
+def unmatched_objects_table(report: MatchReport, classes: ClassTable, limit: int = UNMATCHED_SHOWN) -> Table:
+    """The largest objects PQ^scene leaves unmatched, each with its cause and best IoU: where to look first."""
+    shown = report.missed[:limit]
+    table = Table(title=f"Objects PQ^scene leaves unmatched: the largest {len(shown)} of {len(report.missed)}")
+    for column in ("class", "ground-truth id", "held-out pixels", "where most of them went", "best IoU"):
+        table.add_column(column, justify="left" if column in ("class", "where most of them went") else "right")
+    for segment in shown:
+        table.add_row(classes.by_id(segment.category).name, str(segment.instance), str(segment.pixels), segment.cause,
+                      f"{segment.best_iou:.2f}")  # fmt: skip
+    return table
 
 
 def results_table(evaluation: SceneEvaluation) -> Table:

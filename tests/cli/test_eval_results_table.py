@@ -33,6 +33,20 @@ def test_the_caption_counts_the_unmatched_by_cause():
     assert "partly labelled" not in caption  # causes with no segment are not named
 
 
+def test_the_largest_unmatched_objects_are_listed_with_their_cause():
+    from panoptic_nerfstudio.cli.eval_command import unmatched_objects_table
+    from panoptic_nerfstudio.data.panoptic_format import Category, ClassTable
+    from panoptic_nerfstudio.evaluation.unmatched_segments import LOST_TO_STUFF, MERGED, MatchReport
+    from panoptic_nerfstudio.evaluation.unmatched_segments import UnmatchedSegment as Segment
+
+    classes = ClassTable([Category(1, "wall", False, (1, 1, 1)), Category(9, "pole", True, (2, 2, 2))])
+    missed = [Segment(9, 4, 900 - n, LOST_TO_STUFF if n else MERGED, 0.42) for n in range(12)]
+    table = unmatched_objects_table(MatchReport(missed=missed, false_instances=[]), classes, limit=3)
+    assert table.title.endswith("the largest 3 of 12")
+    rows = [[column._cells[i] for column in table.columns] for i in range(table.row_count)]
+    assert rows[0] == ["pole", "4", "900", "merged", "0.42"] and rows[2][2:4] == ["898", "lost to stuff"]
+
+
 def test_the_authors_protocol_has_rows_of_its_own_when_scored():
     from panoptic_nerfstudio.evaluation.panoptic_quality import PanopticQualityResult, QualityScores
 
