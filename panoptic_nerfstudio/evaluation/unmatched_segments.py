@@ -105,16 +105,21 @@ def match_report(
     def best(key: int, side: int) -> float:
         return max((value for pair, value in iou.items() if pair[side] == key), default=0.0)
 
-    missed = []
-    for g in (key for key in target_area if key != _STUFF and key not in matched_target):
-        holder = max(((n, p) for (t, p), n in inter.items() if t == g), key=lambda item: (item[0], -item[1]))[1]
-        missed.append(_segment(g, target_area[g], _missed_cause(g, holder, matched_prediction), best(g, 0)))
-    false_instances = []
-    for p in (key for key in predicted_area if key != _STUFF and key not in matched_prediction):
-        if valid_area[p] * 2 < predicted_area[p]:  # mostly on void: PQ counts no false positive
-            continue
-        holder = max(((n, g) for (g, q), n in inter.items() if q == p), key=lambda item: (item[0], -item[1]))[1]
-        false_instances.append(_segment(p, valid_area[p], _false_cause(p, holder, matched_target), best(p, 1)))
+    def holder(key: int, side: int) -> int:
+        """The other side's segment holding most of the key's pixels (the smaller key on a tie)."""
+        shares = ((n, pair[1 - side]) for pair, n in inter.items() if pair[side] == key)
+        return max(shares, key=lambda share: (share[0], -share[1]))[1]
+
+    missed = [
+        _segment(g, target_area[g], _cause(g, holder(g, 0), matched_prediction, LOST_TO_STUFF, MERGED), best(g, 0))
+        for g in target_area
+        if g != _STUFF and g not in matched_target
+    ]
+    false_instances = [
+        _segment(p, valid_area[p], _cause(p, holder(p, 1), matched_target, ON_STUFF, SECOND_PIECE), best(p, 1))
+        for p in predicted_area
+        if p != _STUFF and p not in matched_prediction and valid_area[p] * 2 >= predicted_area[p]
+    ]  # (a segment mostly on void is no false positive in PQ)
     return MatchReport(
         missed=sorted(missed, key=lambda s: -s.pixels), false_instances=sorted(false_instances, key=lambda s: -s.pixels)
     )
@@ -136,17 +141,13 @@ def _segment(key: int, pixels: int, cause: str, best_iou: float) -> UnmatchedSeg
     return UnmatchedSegment(key >> _SHIFT, key & ((1 << _SHIFT) - 1), pixels, cause, best_iou)
 
 
-def _missed_cause(target: int, holder: int, matched_prediction: Dict[int, int]) -> str:
+def _cause(key: int, holder: int, matched: Dict[int, int], on_stuff: str, matched_elsewhere: str) -> str:
+    """Why segment ``key`` is unmatched, from ``holder``, the segment on the other side holding most of its pixels
+    (``matched``: the other side's matched segments): ``on_stuff`` when that is stuff, WRONG_CLASS when of another
+    class, ``matched_elsewhere`` when PQ^scene matches it to another segment, PARTLY_LABELLED when it is unmatched
+    too."""
     if holder == _STUFF:
-        return LOST_TO_STUFF
-    if holder >> _SHIFT != target >> _SHIFT:
+        return on_stuff
+    if holder >> _SHIFT != key >> _SHIFT:
         return WRONG_CLASS
-    return MERGED if holder in matched_prediction else PARTLY_LABELLED
-
-
-def _false_cause(prediction: int, holder: int, matched_target: Dict[int, int]) -> str:
-    if holder == _STUFF:
-        return ON_STUFF
-    if holder >> _SHIFT != prediction >> _SHIFT:
-        return WRONG_CLASS
-    return SECOND_PIECE if holder in matched_target else PARTLY_LABELLED
+    return matched_elsewhere if holder in matched else PARTLY_LABELLED
