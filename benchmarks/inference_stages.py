@@ -30,8 +30,8 @@ import this_checkout  # noqa: F401  (first: this checkout's package, not an inst
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.evaluation.panoptic_quality import PanopticFrameLabels
 from panoptic_nerfstudio.evaluation.scene_evaluation import labels_of
-from panoptic_nerfstudio.evaluation.unmatched_segments import MISSED_CAUSES, MatchReport, match_report
 from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix
+from panoptic_nerfstudio.evaluation.unmatched_segments import MISSED_CAUSES, MatchReport, match_report
 from panoptic_nerfstudio.inference.edge_aware_refinement import refined_semantics
 from panoptic_nerfstudio.inference.panoptic_rule import PanopticPrediction, infer_panoptic
 from panoptic_nerfstudio.utils.progress import frames_progress
