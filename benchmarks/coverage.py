@@ -136,7 +136,7 @@ def run_coverage(config: Path) -> RunCoverage:
     from panoptic_nerfstudio.evaluation.panoptic_quality import (
         VOID_CATEGORY, PanopticFrameLabels, frames_with_unique_ids, scene_panoptic_quality,
     )  # fmt: skip
-    from panoptic_nerfstudio.evaluation.scene_evaluation import labels_of
+    from panoptic_nerfstudio.evaluation.scene_evaluation import labels_of, labels_of_prediction
 
     trainer, pipeline, model, _ = load_panoptic_run(config, test_mode="test")
     scene = Path(trainer.pipeline.datamanager.data or trainer.data)
@@ -160,7 +160,7 @@ def run_coverage(config: Path) -> RunCoverage:
         labels["all"].append(target)
         labels["covered"].append(PanopticFrameLabels(target.category.masked_fill(few, VOID_CATEGORY), target.instance))
         labels["input"].append(given)
-        labels["lifted"].append(PanopticFrameLabels(category_ids[semantics], prediction.instance.long().cpu()))
+        labels["lifted"].append(labels_of_prediction(prediction, category_ids))
         pixels["views"].append(views.ravel())
         pixels["truth"].append(truth.ravel())
         pixels["input"].append(classes.dense_indices(given.category.numpy()).ravel())

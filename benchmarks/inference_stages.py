@@ -29,7 +29,7 @@ import this_checkout  # noqa: F401  (first: this checkout's package, not an inst
 
 from panoptic_nerfstudio.cli.trained_run import load_panoptic_run
 from panoptic_nerfstudio.evaluation.panoptic_quality import PanopticFrameLabels
-from panoptic_nerfstudio.evaluation.scene_evaluation import labels_of
+from panoptic_nerfstudio.evaluation.scene_evaluation import labels_of, labels_of_prediction
 from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix
 from panoptic_nerfstudio.evaluation.unmatched_segments import MISSED_CAUSES, MatchReport, match_report
 from panoptic_nerfstudio.inference.edge_aware_refinement import refined_semantics
@@ -134,9 +134,7 @@ def run_stages(config: Path, only: Optional[List[str]] = None) -> StageResults:
             for name, predicted in stages.items():
                 confusions[name] += confusion_matrix(predicted.cpu(), truth, len(classes))
             for stage in INSTANCE_STAGES:
-                prediction = labels[stage]
-                labelled[stage].append(PanopticFrameLabels(category_ids[prediction.semantics.long().cpu()],
-                                                           prediction.instance.long().cpu()))  # fmt: skip
+                labelled[stage].append(labels_of_prediction(labels[stage], category_ids))
     unmatched = {stage: match_report(frames, targets, classes) for stage, frames in labelled.items()}
     return StageResults(classes.names, shown, pixel_counts(confusions), unmatched)
 

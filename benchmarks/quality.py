@@ -44,6 +44,7 @@ from this_checkout import CHECKOUT, environment  # noqa: E402  (first: this chec
 from lite_runs import run_config, training_arguments  # noqa: E402
 
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene  # noqa: E402
+from panoptic_nerfstudio.evaluation.unmatched_segments import MISSED_CAUSES, metric_key  # noqa: E402
 from quality_pictures import write_scene_picture  # noqa: E402
 
 ABLATIONS: Dict[str, Tuple[str, ...]] = {
@@ -271,21 +272,18 @@ def summary_table(rows: List[Tuple[Run, Dict]], variant: str = "full method") ->
     return table
 
 
-UNMATCHED = ("lost_to_stuff", "partly_labelled", "merged", "wrong_class")
-"""The causes ``ns-panoptic eval`` names for each object PQ^scene leaves unmatched (metrics.json ``missed_*``)."""
-
-
 def unmatched_table(rows: List[Tuple[Run, Dict]], variant: str = "full method") -> Table:
     """Per scene and instance head: objects over all runs, and those PQ^scene leaves unmatched by cause
     (``evaluation/unmatched_segments.py``); runs evaluated before the causes were counted are left out."""
     table = Table(title=f"Objects PQ^scene leaves unmatched, by where most of their pixels went ({variant})")
-    for column in ("scene", "head", "runs", "objects", "unmatched", *(c.replace("_", " ") for c in UNMATCHED)):
+    keys = [metric_key("missed", cause) for cause in MISSED_CAUSES]
+    for column in ("scene", "head", "runs", "objects", "unmatched", *MISSED_CAUSES):
         table.add_column(column, justify="left" if column in ("scene", "head") else "right")
-    counted = [(r, m) for r, m in rows if r.variant == variant and f"missed_{UNMATCHED[0]}" in m]
+    counted = [(r, m) for r, m in rows if r.variant == variant and keys[0] in m]
     groups = sorted({(r.scene, r.head) for r, _ in counted}) + [("[bold]all", "")]
     for scene, head in groups:
         mine = [m for r, m in counted if (r.scene, r.head) == (scene, head) or scene == "[bold]all"]
-        by_cause = [sum(int(m[f"missed_{cause}"]) for m in mine) for cause in UNMATCHED]
+        by_cause = [sum(int(m[key]) for m in mine) for key in keys]
         objects = sum(int(m.get("objects", 0)) for m in mine)
         table.add_row(scene, head, str(len(mine)), str(objects), str(sum(by_cause)), *map(str, by_cause))
     return table

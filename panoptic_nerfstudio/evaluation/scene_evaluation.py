@@ -23,7 +23,6 @@ from panoptic_nerfstudio.data.frame_decoding import decode_frame
 from panoptic_nerfstudio.data.panoptic_dataset import PanopticDataset
 from panoptic_nerfstudio.data.panoptic_format import ClassTable
 from panoptic_nerfstudio.evaluation.instance_errors import InstanceErrors, instance_errors
-from panoptic_nerfstudio.evaluation.unmatched_segments import MatchReport, match_report
 from panoptic_nerfstudio.evaluation.panoptic_quality import (
     AUTHORS_MIN_CATEGORY_SHARE,
     VOID_CATEGORY,
@@ -33,6 +32,7 @@ from panoptic_nerfstudio.evaluation.panoptic_quality import (
     scene_panoptic_quality,
 )
 from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix, iou_from_confusion
+from panoptic_nerfstudio.evaluation.unmatched_segments import MatchReport, match_report
 from panoptic_nerfstudio.inference.panoptic_rule import PanopticPrediction
 from panoptic_nerfstudio.utils.progress import frames_progress
 
@@ -76,9 +76,7 @@ class SceneEvaluation:
             if errors.merged_kept_apart is not None:
                 out["merges_kept_apart_by_masks"] = errors.merged_kept_apart
         if self.unmatched is not None:
-            counts = self.unmatched.counts()
-            out.update({f"missed_{_key(c)}": n for c, n in counts["missed"].items()})
-            out.update({f"false_instances_{_key(c)}": n for c, n in counts["false_instances"].items()})
+            out.update(self.unmatched.metrics())
         for prefix, pq, miou in (("lifted", self.lifted_pq, self.lifted_miou), ("input", self.input_pq, self.input_miou)):
             if pq is not None:
                 out.update({f"{prefix}_{k}": v for k, v in pq.as_dict().items()})
@@ -115,6 +113,12 @@ def labels_of(path, classes: ClassTable, size) -> PanopticFrameLabels:
     return PanopticFrameLabels(torch.from_numpy(category), torch.from_numpy(decoded.pixel_thing_ids()))
 
 
+def labels_of_prediction(prediction: PanopticPrediction, category_ids: Tensor) -> PanopticFrameLabels:
+    """(category id, 3D instance id) per pixel of a prediction of the rule; ``category_ids``: the class table's
+    ``category_ids``, indexed by dense class."""
+    return PanopticFrameLabels(category_ids[prediction.semantics.long().cpu()], prediction.instance.long().cpu())
+
+
 @torch.no_grad()
 def evaluate_scene(
     model: LabelsViews, dataset: PanopticDataset, on_frame: Optional[Callable[[int, Dict[str, object]], None]] = None
@@ -142,7 +146,7 @@ def evaluate_scene(
             image = torch.from_numpy(dataset.get_numpy_image(index)[..., :3]).float() / 255.0
             psnrs.append(float(-10 * torch.log10(torch.mean((outputs["rgb"].cpu() - image) ** 2))))
             semantics = pred.semantics.long().cpu()
-            prediction = PanopticFrameLabels(category_ids[semantics], pred.instance.long().cpu())
+            prediction = labels_of_prediction(pred, category_ids)
             predictions.append(prediction)
             if on_frame is not None:
                 on_frame(index, {"prediction": prediction})
@@ -182,11 +186,6 @@ def evaluate_scene(
         lifted_pq_authors=quality(predictions, AUTHORS_MIN_CATEGORY_SHARE),
         input_pq_authors=quality(unique_inputs, AUTHORS_MIN_CATEGORY_SHARE),
     )
-
-
-def _key(cause: str) -> str:
-    """A cause as a metrics.json key part: "lost to stuff" -> "lost_to_stuff"."""
-    return cause.replace(" ", "_")
 
 
 def _miou(confusion: torch.Tensor) -> float:

@@ -68,6 +68,10 @@ class MatchReport:
             "false_instances": {cause: false[cause] for cause in FALSE_INSTANCE_CAUSES},
         }
 
+    def metrics(self) -> Dict[str, int]:
+        """The counts under their metrics.json keys (``metric_key``): ``missed_lost_to_stuff``, ..."""
+        return {metric_key(side, cause): n for side, by_cause in self.counts().items() for cause, n in by_cause.items()}
+
     def as_list(self, classes: ClassTable) -> List[Dict[str, object]]:
         """Both lists for metrics.json, each entry named by its class."""
         return [
@@ -76,6 +80,11 @@ class MatchReport:
             for side, segments in (("missed", self.missed), ("false instance", self.false_instances))
             for s in segments
         ]  # fmt: skip
+
+
+def metric_key(side: str, cause: str) -> str:
+    """The metrics.json key of a count: ``side`` "missed" or "false_instances", then the cause, words joined by "_"."""
+    return f"{side}_{cause.replace(' ', '_')}"
 
 
 def match_report(

@@ -42,7 +42,7 @@ from panoptic_nerfstudio.evaluation.panoptic_quality import (
     scene_panoptic_quality,
 )
 from panoptic_nerfstudio.evaluation.prediction_encoding import prediction_to_frame
-from panoptic_nerfstudio.evaluation.scene_evaluation import LabelsViews, labels_of
+from panoptic_nerfstudio.evaluation.scene_evaluation import LabelsViews, labels_of, labels_of_prediction
 from panoptic_nerfstudio.export.label_changes import FrameChanges, frame_changes, summarize
 from panoptic_nerfstudio.export.scene_transforms import exported_transforms
 from panoptic_nerfstudio.export.split_frames import SourceFrame
@@ -84,7 +84,7 @@ def frame_labels(model: LabelsViews, camera, classes: ClassTable) -> Tuple[Panop
     """(category id, 3D instance id) per pixel of one camera's view, and the confidence of each pixel's label."""
     prediction = model.infer(model.get_distributions_for_camera(camera))
     category_ids = torch.from_numpy(classes.category_ids)
-    labels = PanopticFrameLabels(category_ids[prediction.semantics.long().cpu()], prediction.instance.long().cpu())
+    labels = labels_of_prediction(prediction, category_ids)
     confidence = prediction.confidence.float().cpu().clamp(0.0, 1.0).numpy()
     return labels, confidence
 
