@@ -52,8 +52,32 @@ IN_FRONT, BEHIND = 0.8, 1.25
 over ``BEHIND`` times it, the surface left transparent."""
 
 
-def frame_coverage(scene: Path) -> Tuple[Dict[str, Frame], List[str]]:
-    """Per held-out image file name, its ``Frame`` from the scene's ground truth; and the class names."""
+@dataclass
+class DemoGeometry:
+    """A demo scene's true geometry, rebuilt from the seed and layout its ``transforms.json`` records."""
+
+    meta: dict
+    """The scene's ``transforms.json``."""
+    objects: list
+    """The scene's objects (``demo_scene.layouts.build_scene``)."""
+    intr: Intrinsics
+    poses: Dict[str, np.ndarray]
+    """Camera-to-world pose per image file path, as ``transforms.json`` names it."""
+    object_class: np.ndarray
+    """Class index of each object, and -1 last (a miss, object -1)."""
+    names: List[str]
+    """Class names, in class-index order."""
+
+    def surface(self, file_path: str) -> Tuple[np.ndarray, np.ndarray]:
+        """[H, W] class index (-1: nothing hit) and distance in metres (inf there) of the surface on each pixel's
+        centre ray of one image."""
+        hits = pixel_hits(self.objects, self.intr, self.poses[file_path])
+        shape = (self.intr.height, self.intr.width)
+        return self.object_class[hits.obj].reshape(shape), hits.t.reshape(shape)
+
+
+def demo_geometry(scene: Path) -> DemoGeometry:
+    """The geometry of a demo scene folder; a scene that is not one is named."""
     meta_file = scene / "transforms.json"
     meta = json.loads(meta_file.read_text())
     demo = meta.get("panoptic_demo_scene")
@@ -63,15 +87,23 @@ def frame_coverage(scene: Path) -> Tuple[Dict[str, Frame], List[str]]:
     objects = build_scene(int(demo["seed"]), layout.name)
     intr = Intrinsics(meta["fl_x"], meta["fl_y"], meta["cx"], meta["cy"], int(meta["w"]), int(meta["h"]))
     poses = {frame["file_path"]: np.array(frame["transform_matrix"], dtype=float) for frame in meta["frames"]}
-    sources = [poses[name] for name in meta["train_filenames"]]
     index_of = {category.id: i for i, category in enumerate(layout.classes.categories)}
-    object_class = np.array([index_of[o.category_id] for o in objects] + [-1])  # [-1]: a miss (obj -1)
+    object_class = np.array([index_of[o.category_id] for o in objects] + [-1])
+    return DemoGeometry(meta, objects, intr, poses, object_class, [c.name for c in layout.classes.categories])
+
+
+def frame_coverage(scene: Path) -> Tuple[Dict[str, Frame], List[str]]:
+    """Per held-out image file name, its ``Frame`` from the scene's ground truth; and the class names."""
+    geometry = demo_geometry(scene)
+    meta, objects, intr, poses = geometry.meta, geometry.objects, geometry.intr, geometry.poses
+    sources = [poses[name] for name in meta["train_filenames"]]
     frames: Dict[str, Frame] = {}
     for name in meta["val_filenames"]:
         hits = pixel_hits(objects, intr, poses[name])
         counts = view_counts(objects, intr, hits, sources)
-        frames[Path(name).name] = (counts, object_class[hits.obj].reshape(counts.shape), hits.t.reshape(counts.shape))
-    return frames, [category.name for category in layout.classes.categories]
+        classes = geometry.object_class[hits.obj].reshape(counts.shape)
+        frames[Path(name).name] = (counts, classes, hits.t.reshape(counts.shape))
+    return frames, geometry.names
 
 
 def scene_coverage(scene: Path) -> Dict[str, np.ndarray]:
