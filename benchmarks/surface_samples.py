@@ -9,8 +9,9 @@ sample did, and the field left the object transparent. For every training-view p
 demo scene's true geometry, on the ray through the pixel centre that nerfstudio traces), it renders the ray as
 training does and counts the pixel at its surface (rendered depth within ``IN_FRONT`` to ``BEHIND`` times the true
 distance), in front of it, or behind it, and behind it with no field sample on the object (no sample's midpoint
-within ``--window`` metres behind the true surface: a pole's diameter by default). No training; per class and run,
-these shares move far less with the training seed than PQ^scene does, since they count every pixel of every view.
+within ``--window`` metres behind the true surface: a pole's diameter by default). No training. The shares count
+every training pixel of a class, so they follow its geometry without waiting, as its PQ does, on each of a few objects
+being matched or not.
 
     python benchmarks/quality.py --jobs 2 --no-ablations --layouts thin     # trained runs of demo scenes
     python benchmarks/surface_samples.py benchmarks/quality-runs/runs/thin-* --classes pole lamp wall
