@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 import numpy as np
 from rich.console import Console
@@ -30,6 +30,9 @@ from rich.table import Table
 
 import this_checkout  # noqa: F401  (first: this checkout's package, not an installed copy)
 from coverage import BEHIND, IN_FRONT, demo_geometry
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 WINDOW = 0.05
 """Metres behind the true surface within which a field sample lies on the object (the `thin` poles' diameter)."""
@@ -52,7 +55,7 @@ class Placement:
             setattr(self, key, getattr(self, key) + getattr(other, key))
 
 
-def placement(depth, distance, midpoints, window: float) -> Placement:
+def placement(depth: Tensor, distance: Tensor, midpoints: Tensor, window: float) -> Placement:
     """Classify rays by their rendered ``depth`` [N] against the true surface ``distance`` [N] (both in scene units),
     given the midpoints [N, S] of their field samples; ``window``: scene units behind the surface that lie on the
     object."""
@@ -81,13 +84,13 @@ def run_placements(config: Path, classes: Optional[List[str]], window: float) ->
     scene = Path(trainer.pipeline.datamanager.data or trainer.data)
     geometry = demo_geometry(scene)
     chosen = chosen_classes(config, geometry.names, classes)
-    outputs = pipeline.datamanager.train_dataparser_outputs
-    scale = outputs.dataparser_scale  # scene units per metre
+    parsed = pipeline.datamanager.train_dataparser_outputs
+    scale = parsed.dataparser_scale  # scene units per metre
     by_name = {Path(path).name: path for path in geometry.poses}
-    cameras = outputs.cameras.to(model.device)
+    cameras = parsed.cameras.to(model.device)
     result = {name: Placement() for name in chosen}
     wanted = np.array([geometry.names.index(name) for name in chosen])
-    for index, image in enumerate(outputs.image_filenames):
+    for index, image in enumerate(parsed.image_filenames):
         truth, distance = geometry.surface(by_name[Path(image).name])
         ys, xs = np.nonzero(np.isin(truth, wanted))
         for start in range(0, len(ys), RAYS_PER_CHUNK):
