@@ -32,7 +32,7 @@ from rich.table import Table
 
 import this_checkout  # noqa: F401  (first: this checkout's package, not an installed copy)
 
-from panoptic_nerfstudio.demo_scene.geometry import Intrinsics
+from panoptic_nerfstudio.demo_scene.geometry import Hits, Intrinsics
 from panoptic_nerfstudio.demo_scene.layouts import build_scene, get_layout
 from panoptic_nerfstudio.demo_scene.view_coverage import pixel_hits, view_counts
 
@@ -68,10 +68,12 @@ class DemoGeometry:
     names: List[str]
     """Class names, in class-index order."""
 
-    def surface(self, file_path: str) -> Tuple[np.ndarray, np.ndarray]:
-        """[H, W] class index (-1: nothing hit) and distance in metres (inf there) of the surface on each pixel's
-        centre ray of one image."""
-        hits = pixel_hits(self.objects, self.intr, self.poses[file_path])
+    def hits(self, file_path: str) -> Hits:
+        """The surface hit by each pixel's centre ray of one image, row-major."""
+        return pixel_hits(self.objects, self.intr, self.poses[file_path])
+
+    def surface(self, hits: Hits) -> Tuple[np.ndarray, np.ndarray]:
+        """[H, W] class index (-1: nothing hit) and distance in metres (inf there) of an image's ``hits``."""
         shape = (self.intr.height, self.intr.width)
         return self.object_class[hits.obj].reshape(shape), hits.t.reshape(shape)
 
@@ -95,14 +97,12 @@ def demo_geometry(scene: Path) -> DemoGeometry:
 def frame_coverage(scene: Path) -> Tuple[Dict[str, Frame], List[str]]:
     """Per held-out image file name, its ``Frame`` from the scene's ground truth; and the class names."""
     geometry = demo_geometry(scene)
-    meta, objects, intr, poses = geometry.meta, geometry.objects, geometry.intr, geometry.poses
-    sources = [poses[name] for name in meta["train_filenames"]]
+    sources = [geometry.poses[name] for name in geometry.meta["train_filenames"]]
     frames: Dict[str, Frame] = {}
-    for name in meta["val_filenames"]:
-        hits = pixel_hits(objects, intr, poses[name])
-        counts = view_counts(objects, intr, hits, sources)
-        classes = geometry.object_class[hits.obj].reshape(counts.shape)
-        frames[Path(name).name] = (counts, classes, hits.t.reshape(counts.shape))
+    for name in geometry.meta["val_filenames"]:
+        hits = geometry.hits(name)
+        counts = view_counts(geometry.objects, geometry.intr, hits, sources)
+        frames[Path(name).name] = (counts, *geometry.surface(hits))
     return frames, geometry.names
 
 

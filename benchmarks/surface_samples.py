@@ -1,17 +1,16 @@
 """Where a trained run's field puts each class's surface in the views it was trained on, and whether its samples
 reached the object at all.
 
-The `thin` room's poles and lamps are labelled wall on held-out views because the field renders many of their pixels
-far behind them: their colour painted on what lies behind (README, "Quality on scenes the method was not tuned on").
-That has two causes this benchmark tells apart. Either none of the field's samples on the pixel's ray lay on the
-object, so the proposal sampler never offered it to the field and the field never learnt its density there; or a
-sample did, and the field left the object transparent. For every training-view pixel of the chosen classes (the
-demo scene's true geometry, on the ray through the pixel centre that nerfstudio traces), it renders the ray as
-training does and counts the pixel at its surface (rendered depth within ``IN_FRONT`` to ``BEHIND`` times the true
-distance), in front of it, or behind it, and behind it with no field sample on the object (no sample's midpoint
-within ``--window`` metres behind the true surface: a pole's diameter by default). No training. The shares count
-every training pixel of a class, so they follow its geometry without waiting, as its PQ does, on each of a few objects
-being matched or not.
+The `thin` room's poles and lamps are labelled wall on held-out views because the field renders many of their pixels far
+behind them: their colour painted on what lies behind (README, "Quality on scenes the method was not tuned on"). On such
+a pixel's ray either none of the field's samples lay on the object, or one did and the field left the object
+transparent; this benchmark counts the two. (The proposal network is trained to cover the field's weights, so the first
+does not say whether the sampler or the density failed first.) For every training-view pixel of the chosen classes (the
+demo scene's true geometry, on the ray through the pixel centre that nerfstudio traces), it renders the ray as training
+does and counts the pixel at its surface (rendered depth within ``IN_FRONT`` to ``BEHIND`` times the true distance), in
+front of it, or behind it, and behind it with no field sample on the object (no sample's midpoint within ``--window``
+metres behind the true surface: a pole's diameter by default). No training. The shares count every training pixel of a
+class, so they follow its geometry without waiting, as its PQ does, on each of a few objects being matched or not.
 
     python benchmarks/quality.py --jobs 2 --no-ablations --layouts thin     # trained runs of demo scenes
     python benchmarks/surface_samples.py benchmarks/quality-runs/runs/thin-* --classes pole lamp wall
@@ -48,7 +47,7 @@ class Placement:
     in_front: int = 0
     behind: int = 0
     behind_unsampled: int = 0
-    """Rendered behind, and no field sample on the object: the sampler never offered it."""
+    """Rendered behind, and no field sample on the object."""
 
     def add(self, other: "Placement") -> None:
         for key in vars(self):
@@ -91,7 +90,7 @@ def run_placements(config: Path, classes: Optional[List[str]], window: float) ->
     result = {name: Placement() for name in chosen}
     wanted = np.array([geometry.names.index(name) for name in chosen])
     for index, image in enumerate(parsed.image_filenames):
-        truth, distance = geometry.surface(by_name[Path(image).name])
+        truth, distance = geometry.surface(geometry.hits(by_name[Path(image).name]))
         ys, xs = np.nonzero(np.isin(truth, wanted))
         for start in range(0, len(ys), RAYS_PER_CHUNK):
             y, x = ys[start : start + RAYS_PER_CHUNK], xs[start : start + RAYS_PER_CHUNK]

@@ -39,7 +39,7 @@ def test_every_training_pixel_of_a_class_is_placed_once(surface_benchmark, tiny_
     from coverage import demo_geometry
 
     geometry = demo_geometry(tiny_scene_master)
-    truth = [geometry.surface(name)[0] for name in geometry.meta["train_filenames"]]
+    truth = [geometry.surface(geometry.hits(name))[0] for name in geometry.meta["train_filenames"]]
     present = [name for index, name in enumerate(geometry.names) if any((t == index).any() for t in truth)]
     placements = surface_benchmark.run_placements(tiny_trained_config, present[:3], surface_benchmark.WINDOW)
     assert list(placements) == present[:3]
