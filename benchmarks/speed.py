@@ -4,8 +4,10 @@ Rows: stock nerfacto (torch hash grid, its default sampling), the lite backbone
 trained with RGB only (nerfacto with the lite preset's field settings and our
 faster torch hash grid, i.e. exactly the backbone of our model), the
 full panoptic-lifting-lite model with both head feature sources, with the contrastive
-instance head, with a finer head grid (finest resolution 1024 instead of 256), and as the preset was on
-6487092 (a backbone hash table of 2^15 entries, torch's unfused Adam). All rows train
+instance head, with a finer head grid (finest resolution 1024 instead of 256), on the slower paths it took before
+the pair gather, the hash's shared products and the ``amax`` contraction (``with_slower_paths``: the same
+weights), and as the preset was on
+6487092 (a backbone hash table of 2^15 entries, torch's unfused Adam, the slower paths). All rows train
 on the default demo scene through the same datamanager, 1024 rays per step,
 forward + backward + Adam step (fused, as the lite preset's optimizers, unless a row says otherwise).
 Rounds of steps are interleaved across the rows and each row keeps its best round, because this
@@ -31,6 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
+from nerfstudio.field_components.spatial_distortions import SceneContraction
 from nerfstudio.models.nerfacto import NerfactoModelConfig
 from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 
@@ -39,7 +42,8 @@ import this_checkout  # (first: this checkout's package, not an installed copy)
 from panoptic_nerfstudio.compat import without_lpips
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from panoptic_nerfstudio.method_configs import FusedAdamOptimizerConfig, panoptic_lifting_lite_config
-from panoptic_nerfstudio.fields.fast_hash_encoding import accelerate_torch_hash_encodings
+from panoptic_nerfstudio.fields.fast_hash_encoding import FastTorchHashEncoding, accelerate_torch_hash_encodings
+from panoptic_nerfstudio.fields.fast_scene_contraction import FastSceneContraction, accelerate_scene_contractions
 
 RAYS = 1024
 
@@ -64,7 +68,15 @@ def lite_backbone_as_nerfacto() -> NerfactoModelConfig:
 class Trainee:
     """One model variant, set up on the scene, that can time a few training steps."""
 
-    def __init__(self, name: str, model_config, scene: Path, accelerate: bool = True, fused_adam: bool = True):
+    def __init__(
+        self,
+        name: str,
+        model_config,
+        scene: Path,
+        accelerate: bool = True,
+        fused_adam: bool = True,
+        slower_paths: bool = False,
+    ):
         config = panoptic_lifting_lite_config()
         config.pipeline.datamanager.data = scene
         config.pipeline.datamanager.train_num_rays_per_batch = RAYS
@@ -74,6 +86,9 @@ class Trainee:
         self.pipeline.train()
         if accelerate:
             accelerate_torch_hash_encodings(self.pipeline.model)
+            accelerate_scene_contractions(self.pipeline.model)
+        if slower_paths:
+            with_slower_paths(self.pipeline.model)
         if hasattr(self.pipeline.model, "train_step"):
             self.pipeline.model.train_step = 10**9  # every loss active
         self.name = name
@@ -98,6 +113,40 @@ class Trainee:
 
     def row(self) -> Row:
         return Row(self.name, self.rays / self.best_seconds_per_step, 1000 * self.best_seconds_per_step)
+
+
+class HashEncodingBefore(FastTorchHashEncoding):
+    """The hash grid as it ran before the pair gather (for the rows on the slower paths): each corner hashed through
+    nerfstudio's ``hash_fn`` and gathered by ``index_select``, whose backward scatters floats one by one."""
+
+    def pytorch_fwd(self, in_tensor: torch.Tensor) -> torch.Tensor:
+        scaled = in_tensor[..., None, :] * self.scalings.view(-1, 1).to(in_tensor.device)
+        ceil, floor = torch.ceil(scaled).type(torch.int32), torch.floor(scaled).type(torch.int32)
+        offset = scaled - floor
+        ox, oy, oz = offset[..., 0:1], offset[..., 1:2], offset[..., 2:3]
+        c = [ceil[..., i : i + 1] for i in range(3)]
+        f = [floor[..., i : i + 1] for i in range(3)]
+
+        def corner(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+            index = self.hash_fn(torch.cat([x, y, z], dim=-1))
+            return self.hash_table.index_select(0, index.reshape(-1)).reshape(*index.shape, -1)
+
+        (cx, cy, cz), (fx, fy, fz) = c, f
+        f_0, f_1, f_2, f_3 = corner(cx, cy, cz), corner(cx, fy, cz), corner(fx, fy, cz), corner(fx, cy, cz)
+        f_4, f_5, f_6, f_7 = corner(cx, cy, fz), corner(cx, fy, fz), corner(fx, fy, fz), corner(fx, cy, fz)
+        f0312 = (f_0 * ox + f_3 * (1 - ox)) * oy + (f_1 * ox + f_2 * (1 - ox)) * (1 - oy)
+        f4756 = (f_4 * ox + f_7 * (1 - ox)) * oy + (f_5 * ox + f_6 * (1 - ox)) * (1 - oy)
+        return torch.flatten(f0312 * oz + f4756 * (1 - oz), start_dim=-2, end_dim=-1)
+
+
+def with_slower_paths(model: torch.nn.Module) -> None:
+    """The model on the paths it took before the pair gather: ``HashEncodingBefore`` and nerfstudio's contraction
+    with ``torch.linalg.norm``. The same weights, bit for bit, only slower."""
+    for module in model.modules():
+        if type(module) is FastTorchHashEncoding:
+            module.__class__ = HashEncodingBefore
+        if type(module) is FastSceneContraction:
+            module.__class__ = SceneContraction
 
 
 def measure(trainees: list, steps: int, rounds: int) -> list:
@@ -149,7 +198,19 @@ def main() -> None:
             Trainee("panoptic-lifting-lite (backbone features)", backbone, scene),
             Trainee("panoptic-lifting-lite, contrastive head", contrastive, scene),
             Trainee("panoptic-lifting-lite, head grid to 1024", fine, scene),
-            Trainee("panoptic-lifting-lite before (2^15 table, unfused Adam)", before, scene, fused_adam=False),
+            Trainee(
+                "panoptic-lifting-lite on the paths before the pair gather (the same weights)",
+                panoptic_lifting_lite_config().pipeline.model,
+                scene,
+                slower_paths=True,
+            ),
+            Trainee(
+                "panoptic-lifting-lite before b8d56a6 (2^15 table, unfused Adam) and on the slower paths",
+                before,
+                scene,
+                fused_adam=False,
+                slower_paths=True,
+            ),
         ]
         rows = measure(trainees, args.steps, args.rounds)
         memory = peak_training_memory(scene, args.memory_steps, Path(tmp) / "outputs") if args.memory_steps else None

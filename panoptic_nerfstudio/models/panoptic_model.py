@@ -28,6 +28,7 @@ from panoptic_nerfstudio.data.panoptic_datamanager import MAX_THINGS_METADATA_KE
 from panoptic_nerfstudio.data.panoptic_dataparser import PANOPTIC_METADATA_KEY, PanopticSplit
 from panoptic_nerfstudio.evaluation.semantic_metrics import confusion_matrix, mean_iou
 from panoptic_nerfstudio.fields.fast_hash_encoding import accelerate_torch_hash_encodings
+from panoptic_nerfstudio.fields.fast_scene_contraction import accelerate_scene_contractions
 from panoptic_nerfstudio.fields.instance_embedding import (
     ContrastiveHeadConfig,
     ContrastiveHeads,
@@ -170,6 +171,7 @@ class PanopticLiftingModel(NerfactoModel):
             raise ValueError(f"unknown instance head {self.config.instance_head!r}; choose slots or contrastive")
         self.set_instance_table(InstanceTable.unknown(self.num_instance_columns))
         accelerate_torch_hash_encodings(self)
+        accelerate_scene_contractions(self)
         self.train_step = 0
         self._warned_unassigned = False
         self._eval_confusion: Optional[Tensor] = None

@@ -1,0 +1,32 @@
+"""``benchmarks/speed.py``: its row on the slower paths (the hash grid and contraction as they ran before the pair
+gather) trains the lite model to the very weights of the preset's faster paths, so the rows differ in speed only."""
+
+import pytest
+import torch
+
+from tests.benchmark_scripts import benchmark_module
+
+
+@pytest.fixture(scope="module")
+def speed_benchmark():
+    yield from benchmark_module("speed")
+
+
+def test_the_slower_paths_train_to_the_same_weights_bit_for_bit(speed_benchmark, tiny_scene):
+    states = []
+    for slower in (False, True):
+        torch.manual_seed(0)
+        trainee = speed_benchmark.Trainee(
+            "lite", speed_benchmark.panoptic_lifting_lite_config().pipeline.model, tiny_scene, slower_paths=slower
+        )
+        model = trainee.pipeline.model
+        kinds = {type(module).__name__ for module in model.modules()}
+        assert ("HashEncodingBefore" in kinds, "FastSceneContraction" in kinds) == (slower, not slower)
+        initial = {name: value.clone() for name, value in model.state_dict().items() if torch.is_tensor(value)}
+        for _ in range(6):
+            trainee.step()
+        state = {name: value for name, value in model.state_dict().items() if torch.is_tensor(value)}
+        assert not torch.equal(state["field.mlp_base.model.0.hash_table"], initial["field.mlp_base.model.0.hash_table"])
+        states.append(state)
+    assert states[0].keys() == states[1].keys()
+    assert [name for name in states[0] if not torch.equal(states[0][name], states[1][name])] == []
