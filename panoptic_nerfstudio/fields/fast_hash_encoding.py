@@ -77,14 +77,15 @@ class FastTorchHashEncoding(HashEncoding):
         # Corners and blending in nerfstudio's order, so results match it bit for bit.
         f_0, f_1, f_2, f_3 = corner("ccc"), corner("cfc"), corner("ffc"), corner("fcc")
         f_4, f_5, f_6, f_7 = corner("ccf"), corner("cff"), corner("fff"), corner("fcf")
-        rx, ry, rz = 1 - ox, 1 - oy, 1 - oz
-        f_03 = f_0 * ox + f_3 * rx
-        f_12 = f_1 * ox + f_2 * rx
-        f_56 = f_5 * ox + f_6 * rx
-        f_47 = f_4 * ox + f_7 * rx
-        f0312 = f_03 * oy + f_12 * ry
-        f4756 = f_47 * oy + f_56 * ry
-        return torch.flatten(f0312 * oz + f4756 * rz, start_dim=-2, end_dim=-1)
+        # (1 - ox) made anew each time, as nerfstudio does: the gradient reaching the positions (with a camera
+        # optimizer) then sums its parts in the same order.
+        f_03 = f_0 * ox + f_3 * (1 - ox)
+        f_12 = f_1 * ox + f_2 * (1 - ox)
+        f_56 = f_5 * ox + f_6 * (1 - ox)
+        f_47 = f_4 * ox + f_7 * (1 - ox)
+        f0312 = f_03 * oy + f_12 * (1 - oy)
+        f4756 = f_47 * oy + f_56 * (1 - oy)
+        return torch.flatten(f0312 * oz + f4756 * (1 - oz), start_dim=-2, end_dim=-1)
 
 
 def accelerate_torch_hash_encodings(module: nn.Module) -> int:
