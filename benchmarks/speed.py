@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import List
 
 import torch
 from rich.console import Console
@@ -116,24 +117,15 @@ class HashEncodingBefore(FastTorchHashEncoding):
     """The hash grid as it ran before the pair gather (for the rows on the slower paths): each corner hashed through
     nerfstudio's ``hash_fn`` and gathered by ``index_select``, whose backward scatters floats one by one."""
 
-    def pytorch_fwd(self, in_tensor: torch.Tensor) -> torch.Tensor:
-        scaled = in_tensor[..., None, :] * self.scalings.view(-1, 1).to(in_tensor.device)
-        ceil, floor = torch.ceil(scaled).type(torch.int32), torch.floor(scaled).type(torch.int32)
-        offset = scaled - floor
-        ox, oy, oz = offset[..., 0:1], offset[..., 1:2], offset[..., 2:3]
-        c = [ceil[..., i : i + 1] for i in range(3)]
-        f = [floor[..., i : i + 1] for i in range(3)]
+    def corner_features(self, ceil: torch.Tensor, floor: torch.Tensor) -> List[torch.Tensor]:
+        (cx, cy, cz), (fx, fy, fz) = ([bound[..., i : i + 1] for i in range(3)] for bound in (ceil, floor))
 
         def corner(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
             index = self.hash_fn(torch.cat([x, y, z], dim=-1))
             return self.hash_table.index_select(0, index.reshape(-1)).reshape(*index.shape, -1)
 
-        (cx, cy, cz), (fx, fy, fz) = c, f
-        f_0, f_1, f_2, f_3 = corner(cx, cy, cz), corner(cx, fy, cz), corner(fx, fy, cz), corner(fx, cy, cz)
-        f_4, f_5, f_6, f_7 = corner(cx, cy, fz), corner(cx, fy, fz), corner(fx, fy, fz), corner(fx, cy, fz)
-        f0312 = (f_0 * ox + f_3 * (1 - ox)) * oy + (f_1 * ox + f_2 * (1 - ox)) * (1 - oy)
-        f4756 = (f_4 * ox + f_7 * (1 - ox)) * oy + (f_5 * ox + f_6 * (1 - ox)) * (1 - oy)
-        return torch.flatten(f0312 * oz + f4756 * (1 - oz), start_dim=-2, end_dim=-1)
+        return [corner(cx, cy, cz), corner(cx, fy, cz), corner(fx, fy, cz), corner(fx, cy, cz),
+                corner(cx, cy, fz), corner(cx, fy, fz), corner(fx, fy, fz), corner(fx, cy, fz)]  # fmt: skip
 
 
 def with_slower_paths(model: torch.nn.Module) -> None:

@@ -18,6 +18,8 @@ once for the 8 corners, with a mask for the modulo, instead of 8 concatenations 
 
 from __future__ import annotations
 
+from typing import List
+
 import torch
 from torch import Tensor, nn
 
@@ -61,24 +63,9 @@ class FastTorchHashEncoding(HashEncoding):
         floor = torch.floor(scaled).type(torch.int32)
         offset = scaled - floor
         ox, oy, oz = offset[..., 0:1], offset[..., 1:2], offset[..., 2:3]
-        # nerfstudio's hash (x * 1 xor y * 2654435761 xor z * 805459861, modulo the table size, plus the level's
-        # offset), each axis' products made once for the 8 corners; the table size is a power of two, so the
-        # modulo is a mask (also for negative values: torch's % takes the divisor's sign).
-        hx = {"c": ceil[..., 0].long(), "f": floor[..., 0].long()}
-        hy = {"c": ceil[..., 1].long() * 2654435761, "f": floor[..., 1].long() * 2654435761}
-        hz = {"c": ceil[..., 2].long() * 805459861, "f": floor[..., 2].long() * 805459861}
-        mask, level_offset = self.hash_table_size - 1, self.hash_offset.to(in_tensor.device)
-        hxy = {xy: torch.bitwise_xor(hx[xy[0]], hy[xy[1]]) for xy in ("cc", "cf", "ff", "fc")}
-
-        def corner(xyz: str) -> Tensor:
-            index = torch.bitwise_and(torch.bitwise_xor(hxy[xyz[:2]], hz[xyz[2]]), mask) + level_offset
-            return _gather(self.hash_table, index)
-
-        # Corners and blending in nerfstudio's order, so results match it bit for bit.
-        f_0, f_1, f_2, f_3 = corner("ccc"), corner("cfc"), corner("ffc"), corner("fcc")
-        f_4, f_5, f_6, f_7 = corner("ccf"), corner("cff"), corner("fff"), corner("fcf")
-        # (1 - ox) made anew each time, as nerfstudio does: the gradient reaching the positions (with a camera
-        # optimizer) then sums its parts in the same order.
+        f_0, f_1, f_2, f_3, f_4, f_5, f_6, f_7 = self.corner_features(ceil, floor)
+        # Blending in nerfstudio's order, so results match it bit for bit; (1 - ox) made anew each time, as nerfstudio
+        # does: the gradient reaching the positions (with a camera optimizer) then sums its parts in the same order.
         f_03 = f_0 * ox + f_3 * (1 - ox)
         f_12 = f_1 * ox + f_2 * (1 - ox)
         f_56 = f_5 * ox + f_6 * (1 - ox)
@@ -86,6 +73,24 @@ class FastTorchHashEncoding(HashEncoding):
         f0312 = f_03 * oy + f_12 * (1 - oy)
         f4756 = f_47 * oy + f_56 * (1 - oy)
         return torch.flatten(f0312 * oz + f4756 * (1 - oz), start_dim=-2, end_dim=-1)
+
+    def corner_features(self, ceil: Tensor, floor: Tensor) -> List[Tensor]:
+        """The 8 cell corners' features ([..., L, F] each) in nerfstudio's order, from the cells' integer bounds.
+
+        nerfstudio's hash (x * 1 xor y * 2654435761 xor z * 805459861, modulo the table size, plus the level's
+        offset), each axis' products made once for the 8 corners; the table size is a power of two, so the modulo is
+        a mask (also for negative values: torch's % takes the divisor's sign)."""
+        hx = {"c": ceil[..., 0].long(), "f": floor[..., 0].long()}
+        hy = {"c": ceil[..., 1].long() * 2654435761, "f": floor[..., 1].long() * 2654435761}
+        hz = {"c": ceil[..., 2].long() * 805459861, "f": floor[..., 2].long() * 805459861}
+        mask, level_offset = self.hash_table_size - 1, self.hash_offset.to(ceil.device)
+        hxy = {xy: torch.bitwise_xor(hx[xy[0]], hy[xy[1]]) for xy in ("cc", "cf", "ff", "fc")}
+
+        def corner(xyz: str) -> Tensor:
+            index = torch.bitwise_and(torch.bitwise_xor(hxy[xyz[:2]], hz[xyz[2]]), mask) + level_offset
+            return _gather(self.hash_table, index)
+
+        return [corner(xyz) for xyz in ("ccc", "cfc", "ffc", "fcc", "ccf", "cff", "fff", "fcf")]
 
 
 def accelerate_torch_hash_encodings(module: nn.Module) -> int:
