@@ -4,10 +4,11 @@ Rows: stock nerfacto (torch hash grid, its default sampling), the lite backbone 
 the lite preset's field settings and our faster torch hash grid, i.e. exactly the backbone of our model), the full
 panoptic-lifting-lite model with both head feature sources, with the contrastive instance head, with a finer head grid
 (finest resolution 1024 instead of 256), on the slower paths it took before the pair gather, the hash's shared
-products and the ``amax`` contraction (``with_slower_paths``: the same weights), and as the preset was on 6487092 (a
-backbone hash table of 2^15 entries, torch's unfused Adam, the slower paths). All rows train on the default demo scene
-through the same datamanager, 1024 rays per step, forward + backward + Adam step (fused, as the lite preset's
-optimizers, unless a row says otherwise). Rounds of steps are interleaved across the rows and each row keeps its best
+products and the ``amax`` contraction (``with_slower_paths``: the same weights), with the 1024 rays per step the preset
+drew before it drew 1536, and as the preset was on 6487092 (a backbone hash table of 2^15 entries, torch's unfused Adam,
+the slower paths, 1024 rays: the reference of issue 17's speed limit). All rows train on the default demo scene through
+the same datamanager, the preset's rays per step unless a row says otherwise, forward + backward + Adam step (fused, as
+the lite preset's optimizers, unless a row says otherwise). Rounds of steps are interleaved across the rows and each row keeps its best
 round, because this machine's speed drifts by up to 2x over minutes. Peak memory is that of a real
 ``ns-train panoptic-lifting-lite`` run on the demo scene (max RSS of the child).
 
@@ -24,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import torch
 from rich.console import Console
@@ -43,12 +44,14 @@ from panoptic_nerfstudio.method_configs import FusedAdamOptimizerConfig, panopti
 from panoptic_nerfstudio.fields.fast_hash_encoding import FastTorchHashEncoding, accelerate_torch_hash_encodings
 from panoptic_nerfstudio.fields.fast_scene_contraction import FastSceneContraction, accelerate_scene_contractions
 
-RAYS = 1024
+EARLIER_RAYS = 1024
+"""Rays per step of the preset before it drew 1536, and of the reference row."""
 
 
 @dataclass
 class Row:
     name: str
+    rays: int
     rays_per_second: float
     ms_per_step: float
 
@@ -74,10 +77,12 @@ class Trainee:
         accelerate: bool = True,
         fused_adam: bool = True,
         slower_paths: bool = False,
+        rays: Optional[int] = None,
     ):
         config = panoptic_lifting_lite_config()
         config.pipeline.datamanager.data = scene
-        config.pipeline.datamanager.train_num_rays_per_batch = RAYS
+        if rays is not None:
+            config.pipeline.datamanager.train_num_rays_per_batch = rays
         pipeline_config = VanillaPipelineConfig(datamanager=config.pipeline.datamanager, model=model_config)
         with without_lpips():
             self.pipeline = pipeline_config.setup(device="cpu", test_mode="val")
@@ -110,7 +115,7 @@ class Trainee:
         self.best_seconds_per_step = min(self.best_seconds_per_step, (time.perf_counter() - start) / steps)
 
     def row(self) -> Row:
-        return Row(self.name, self.rays / self.best_seconds_per_step, 1000 * self.best_seconds_per_step)
+        return Row(self.name, self.rays, self.rays / self.best_seconds_per_step, 1000 * self.best_seconds_per_step)
 
 
 class HashEncodingBefore(FastTorchHashEncoding):
@@ -194,23 +199,31 @@ def main() -> None:
                 slower_paths=True,
             ),
             Trainee(
-                "panoptic-lifting-lite before b8d56a6 (2^15 table, unfused Adam) and on the slower paths",
+                f"panoptic-lifting-lite with {EARLIER_RAYS} rays per step, as before it drew more",
+                panoptic_lifting_lite_config().pipeline.model,
+                scene,
+                rays=EARLIER_RAYS,
+            ),
+            Trainee(
+                "panoptic-lifting-lite before b8d56a6 (2^15 table, unfused Adam), on the slower paths",
                 before,
                 scene,
                 fused_adam=False,
                 slower_paths=True,
+                rays=EARLIER_RAYS,
             ),
         ]
         rows = measure(trainees, args.steps, args.rounds)
         memory = peak_training_memory(scene, args.memory_steps, Path(tmp) / "outputs") if args.memory_steps else None
 
-    table = Table(title=f"Training speed on this machine ({torch.get_num_threads()} threads, {RAYS} rays/step)")
-    for column in ("model", "rays/s", "ms/step", "x stock nerfacto", "over RGB-only"):
+    table = Table(title=f"Training speed on this machine ({torch.get_num_threads()} threads)")
+    for column in ("model", "rays/step", "rays/s", "ms/step", "x stock nerfacto", "over RGB-only"):
         table.add_column(column, justify="right" if column != "model" else "left")
     base, rgb_only = rows[0].rays_per_second, rows[1].rays_per_second
     for row in rows:
         table.add_row(
             row.name,
+            str(row.rays),
             f"{row.rays_per_second:,.0f}",
             f"{row.ms_per_step:.1f}",
             f"{row.rays_per_second / base:.1f}x",
