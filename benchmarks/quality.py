@@ -82,7 +82,7 @@ ABLATION_LAYOUTS: Dict[str, str] = {
     "half of the groups covering the things of busy frames": "many60",
 }
 """Ablations that change nothing on the default room: their row trains the layout where they act (the default room's
-frames show at most 11 things, fewer than the half of the 32 groups the limit leaves to things)."""
+frames show at most 11 things, fewer than the half of the 48 groups the limit leaves to things)."""
 HEADS: Dict[str, Tuple[str, ...]] = {
     "slots": (),
     "contrastive": ("--pipeline.model.instance-head", "contrastive"),

@@ -45,9 +45,10 @@ class SegmentRaySamplerConfig(InstantiateConfig):
     """Every thing segment of a drawn image gets a group before the mixture draws the rest, in at most this share of the
     image's groups (a random subset of them beyond it; 0: none, every group from the mixture). Without a limit a frame
     with as many things as groups gives no ray to the stuff around them: on the 48-object demo room (21 thing segments
-    per frame, 32 groups per image in the lite preset) walls, floor and ceiling, 67% of the pixels, got 15% of the rays
-    (21% with this limit), and the class head labelled the floor between the objects lamp (README, "Two instance
-    heads"). Frames with fewer things than this share of the groups are drawn exactly as without it."""
+    per frame, 32 groups per image in the lite preset then; 48 since 2b05d96) walls, floor and ceiling, 67% of the
+    pixels, got 15% of the rays (21% with this limit), and the class head labelled the floor between the objects lamp
+    (README, "Two instance heads"). Frames with fewer things than this share of the groups are drawn exactly as
+    without it."""
     busy_cover_share: float = 0.25
     """In a busy frame, one with more things than ``max_cover_share`` of the groups (its things cannot all get a group
     anyway), only this share of the groups covers things. On the 60-object demo room (25 to 27 thing segments per
