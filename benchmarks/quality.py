@@ -17,7 +17,8 @@ tables are made again with the current code and they are evaluated again (infere
 
 It prints one row per run (PQ^scene, things, stuff, mIoU of lifted field and 2D input, merges, splits, seconds per
 step), then per scene the spread between training seeds, and the worst run and the mean, then per scene the objects
-PQ^scene leaves unmatched, by cause (lost to stuff, partly labelled, merged, wrong class); it writes
+PQ^scene leaves unmatched, by cause (lost to stuff, partly labelled, merged, wrong class), then issue 17's goals:
+which are met, and the runs, scenes or stuff classes that miss them (``quality_goals.py``); it writes
 ``results.json`` and, per scene, a picture (image | 2D input | lifted, a column per head | ground truth, a few eval
 frames).
 """
@@ -43,8 +44,11 @@ from this_checkout import CHECKOUT, environment  # noqa: E402  (first: this chec
 
 from lite_runs import run_config, training_arguments  # noqa: E402
 
+from panoptic_nerfstudio.data.panoptic_format import read_classes  # noqa: E402
+from panoptic_nerfstudio.data.scene_layout import CLASSES_FILENAME  # noqa: E402
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene  # noqa: E402
 from panoptic_nerfstudio.evaluation.unmatched_segments import MISSED_CAUSES, metric_key  # noqa: E402
+from quality_goals import GoalRun, goals_table  # noqa: E402
 from quality_pictures import write_scene_picture  # noqa: E402
 
 ABLATIONS: Dict[str, Tuple[str, ...]] = {
@@ -289,6 +293,18 @@ def unmatched_table(rows: List[Tuple[Run, Dict]], variant: str = "full method") 
     return table
 
 
+def goal_runs(rows: List[Tuple[Run, Dict]], out: Path, variant: str = "full method") -> Dict[str, List[GoalRun]]:
+    """The runs of ``variant`` per instance head, with their scenes' stuff classes, for issue 17's goals."""
+    by_head: Dict[str, List[GoalRun]] = {}
+    for run, m in rows:
+        if run.variant != variant:
+            continue
+        classes = read_classes(scene_dir(run, out) / CLASSES_FILENAME)
+        stuff = [c.name for c in classes.categories if not c.isthing]
+        by_head.setdefault(run.head, []).append(GoalRun(run.scene, run.train_seed, run.noise, m, stuff))
+    return by_head
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/quality-runs"))
@@ -322,6 +338,7 @@ def main() -> None:
     console.print(runs_table(rows))
     console.print(summary_table(rows, args.variant))
     console.print(unmatched_table(rows, args.variant))
+    console.print(goals_table(goal_runs(rows, args.out, args.variant)))
     for scene in sorted({r.scene for r, _ in rows}):
         first = next(r for r, _ in rows if r.scene == scene and r.variant == args.variant)
         # one lifted column per head, all of the first run's training seed: with one seed, the heads of one field

@@ -85,3 +85,54 @@ def test_every_variant_and_head_flag_is_an_option_of_the_lite_preset(quality_ben
             for part in path:
                 owner = getattr(owner, part)
             assert same_value(getattr(owner, last), value), (name, value)
+
+
+@pytest.fixture(scope="module")
+def quality_goals():
+    yield from benchmark_module("quality_goals")
+
+
+def suite_metrics(pq: float, miou: float, input_miou: float, stuff: dict) -> dict:
+    """A run's metrics as ``ns-panoptic eval`` writes them, with per-class PQ (lifted, input) of the stuff classes."""
+    return {"lifted_pq": pq, "lifted_miou": miou, "input_miou": input_miou,
+            "per_category": {"lifted": {name: {"pq": pair[0]} for name, pair in stuff.items()},
+                             "input": {name: {"pq": pair[1]} for name, pair in stuff.items()}}}  # fmt: skip
+
+
+def test_the_goals_table_names_the_runs_scenes_and_stuff_classes_that_miss_issue_17s_goals(quality_goals):
+    stuff = ["wall", "floor", "baseboard"]
+    runs = [
+        quality_goals.GoalRun("thin-seed0", 42, 1.0, suite_metrics(81.0, 70.0, 55.0, {
+            "wall": (90.0, 80.0), "floor": (70.0, 87.0), "baseboard": (0.0, float("nan"))}), stuff),
+        quality_goals.GoalRun("thin-seed0", 0, 1.0, suite_metrics(76.0, 60.0, 55.0, {
+            "wall": (90.0, 80.0), "floor": (79.0, 87.0)}), stuff),
+        # masks less noisy than the default scene's: the +10 goal does not apply, the others do
+        quality_goals.GoalRun("thin-seed1-noise0", 42, 0.0, suite_metrics(90.0, 80.0, 85.0, {
+            "wall": (95.0, 96.0)}), stuff),
+    ]  # fmt: skip
+    assert quality_goals.goal_rows(runs) == [
+        ["every run PQ^scene >= 80", "2 of 3 runs", "thin-seed0 / 0: 76.0"],
+        ["mean >= 85", "no", "mean 82.3"],
+        ["spread between training seeds <= 3", "0 of 1 scenes", "thin-seed0: 5.0"],  # a scene of one run has none
+        ["lifted mIoU >= input mIoU", "2 of 3 runs", "thin-seed1-noise0 / 42: -5.0"],
+        ["lifted mIoU >= input + 10 (default noise)", "1 of 2 runs", "thin-seed0 / 0: +5.0"],
+        # 79 >= 0.9 x 87 keeps the floor; a class the held-out frames' input does not show (NaN) is left out
+        ["stuff classes keep >= 0.9 x the input's PQ", "2 of 3 runs", "thin-seed0 / 42: floor 70/87"],
+    ]
+    assert quality_goals.goal_rows([]) == []
+
+
+def test_the_goals_read_each_scenes_stuff_classes_from_its_class_table(quality_benchmark, tmp_path):
+    from panoptic_nerfstudio.data.panoptic_format import Category, ClassTable, write_classes
+
+    scene = tmp_path / "scenes" / "thin-seed0"
+    scene.mkdir(parents=True)
+    (scene / "transforms.json").write_text("{}")  # an existing scene: nothing is generated
+    write_classes(scene / "panoptic_classes.json", ClassTable([Category(1, "chair", True, (1, 2, 3)),
+                                                              Category(2, "floor", False, (4, 5, 6))]))  # fmt: skip
+    runs = quality_benchmark.plan(["thin"], [0], [42], ablations=False)
+    by_head = quality_benchmark.goal_runs([(runs[0], {"lifted_pq": 70.0})], tmp_path)
+    assert list(by_head) == ["slots"]
+    (goal_run,) = by_head["slots"]
+    assert (goal_run.scene, goal_run.train_seed, goal_run.stuff) == ("thin-seed0", 42, ["floor"])
+    assert quality_benchmark.goal_runs([(runs[0], {})], tmp_path, variant="no spatial split of slots") == {}
