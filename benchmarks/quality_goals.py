@@ -49,8 +49,7 @@ class GoalRun:
 def lost_stuff(run: GoalRun) -> List[str]:
     """Stuff classes whose lifted PQ is under ``STUFF_SHARE`` of the input's, as ``name lifted/input``; classes the
     held-out frames do not show (PQ NaN) are left out."""
-    per_class = run.metrics.get("per_category", {})
-    lifted, given = per_class.get("lifted", {}), per_class.get("input", {})
+    lifted, given = run.metrics["per_category"]["lifted"], run.metrics["per_category"]["input"]
     lost = []
     for name in run.stuff:
         if name not in lifted or name not in given:
@@ -93,8 +92,9 @@ def goal_rows(runs: Sequence[GoalRun]) -> List[List[str]]:
     rows.append(_runs_row(f"lifted mIoU >= input + {MIN_MIOU_GAIN_NOISY:g} (default noise)", noisy,
                           {r.label: f"{gain[r.label]:+.1f}" for r in noisy
                            if gain[r.label] < MIN_MIOU_GAIN_NOISY}))  # fmt: skip
-    lost = {r.label: ", ".join(lost_stuff(r)) for r in runs}
-    rows.append(_runs_row(f"stuff classes keep >= {STUFF_SHARE:g} x the input's PQ", runs,
+    per_class = [r for r in runs if "per_category" in r.metrics]  # runs evaluated before it was stored: left out
+    lost = {r.label: ", ".join(lost_stuff(r)) for r in per_class}
+    rows.append(_runs_row(f"stuff classes keep >= {STUFF_SHARE:g} x the input's PQ", per_class,
                           {label: why for label, why in lost.items() if why}))  # fmt: skip
     return rows
 

@@ -120,6 +120,12 @@ def test_the_goals_table_names_the_runs_scenes_and_stuff_classes_that_miss_issue
         ["stuff classes keep >= 0.9 x the input's PQ", "2 of 3 runs", "thin-seed0 / 42: floor 70/87"],
     ]
     assert quality_goals.goal_rows([]) == []
+    # a run evaluated before per-class PQ was stored counts for the other goals, not for the stuff classes
+    older = quality_goals.GoalRun("thin-seed1", 42, 1.0, {"lifted_pq": 85.0, "lifted_miou": 70.0, "input_miou": 50.0},
+                                  stuff)  # fmt: skip
+    rows = quality_goals.goal_rows([runs[0], older])
+    assert rows[0] == ["every run PQ^scene >= 80", "2 of 2 runs", ""]
+    assert rows[-1] == ["stuff classes keep >= 0.9 x the input's PQ", "0 of 1 runs", "thin-seed0 / 42: floor 70/87"]
 
 
 def test_the_goals_read_each_scenes_stuff_classes_from_its_class_table(quality_benchmark, tmp_path):
