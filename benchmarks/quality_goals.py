@@ -34,6 +34,7 @@ class GoalRun:
     scene: str
     """Layout and scene seed (``thin-seed0``)."""
     train_seed: int
+    """The run's ``--machine.seed``."""
     noise: float
     """Scale of the scene's simulated 2D-network defects (1: the default scene's rates)."""
     metrics: Dict
