@@ -37,6 +37,7 @@ def train_on_two_ranks(scene: Path, out: Path, record: Path, *extra) -> subproce
         "--steps-per-eval-batch", "10", "--steps-per-eval-image", "20",  # evaluation steps mid-run: no hang after
         "--pipeline.model.instance-loss-start-step", INSTANCE_START,
         "--pipeline.model.consistency-loss-start-step", CONSISTENCY_START,
+        "--pipeline.model.camera-free-space.start-step", "0",  # its density draws too go through DDP's gradients
         *extra,
     ]  # fmt: skip
     env = {**os.environ, RECORD_ENV: str(record), "PYTHONUNBUFFERED": "1"}
@@ -84,6 +85,7 @@ def test_each_rank_draws_its_own_rays_and_its_losses_fall(ddp_run):
         assert "consistency_loss" not in losses[CONSISTENCY_START - 1]
         assert "consistency_loss" in losses[CONSISTENCY_START]
         assert all(torch.isfinite(torch.tensor(list(s.values()))).all() for s in losses)
+        assert all("camera_free_space_loss" in s for s in losses)
     assert ranks[0]["losses"][0]["rgb_loss"] != ranks[1]["losses"][0]["rgb_loss"]  # different rays, own losses
 
 

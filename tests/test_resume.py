@@ -1,15 +1,16 @@
 """Interrupted training: a run stopped at step N and resumed with ``--load-dir`` continues identically.
 
 Three ``ns-train`` runs of the lite preset on the tiny scene, same seed, every loss on from step 0 (semantic,
-instance assignment, consistency) and eval batches every 4 steps, so every random stream is exercised:
+instance assignment, consistency, free space around the cameras) and eval batches every 4 steps, so every random
+stream is exercised:
 
 * uninterrupted: steps 0..17;
 * interrupted: steps 0..12, then stops (its last checkpoint is step 12);
 * resumed: ``--load-dir`` on the interrupted run's checkpoints, steps 13..17.
 
 Resuming needs more than nerfstudio's checkpoint: the random streams (sampler and sample jitter; nerfstudio
-reseeds at start-up) and nerfacto's proposal-update counters. Without them the resumed losses drift from step
-13 on. The first two runs also show that training is reproducible bit for bit on CPU.
+reseeds at start-up), nerfacto's proposal-update counters and the free-space loss's near depths and draws. Without
+them the resumed losses drift from step 13 on. The first two runs also show that training is reproducible bit for bit on CPU.
 """
 
 import glob
@@ -21,6 +22,8 @@ from typing import Dict, Tuple
 
 import pytest
 import torch
+
+from panoptic_nerfstudio.compat import allow_checkpoint_globals
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +41,7 @@ def _train(scene: Path, out: Path, name: str, steps: int, *extra: str) -> Path:
         "--steps-per-eval-batch", "4", "--logging.steps-per-log", "1", "--machine.seed", "7",
         "--viewer.quit-on-train-completion", "True", "--pipeline.datamanager.train-num-rays-per-batch", "256",
         "--pipeline.model.instance-loss-start-step", "0", "--pipeline.model.consistency-loss-start-step", "0",
+        "--pipeline.model.camera-free-space.start-step", "0",
         *extra,
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -63,6 +67,7 @@ def _logged_losses(run: Path) -> Dict[Tuple[str, int], float]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_scene_master):
+    allow_checkpoint_globals()  # (nerfstudio's checkpoints pickle numpy scalars; this process loads them below)
     out = tmp_path_factory.mktemp("resume")
     full = _train(tiny_scene_master, out, "full", TOTAL_STEPS)
     stopped = _train(tiny_scene_master, out, "stopped", FIRST_RESUMED_STEP)
@@ -80,6 +85,7 @@ def test_resumed_run_continues_with_the_same_losses(runs):
     assert steps == list(range(FIRST_RESUMED_STEP, TOTAL_STEPS))  # it continued, it did not restart at 0
     tags = {tag for tag, _ in got}
     assert {"Train Loss Dict/instance_loss", "Train Loss Dict/consistency_loss", "Eval Loss"} <= tags
+    assert "Train Loss Dict/camera_free_space_loss" in tags
     compared = 0
     for key, value in got.items():
         assert key in expected, key
@@ -95,7 +101,9 @@ def test_checkpoints_carry_the_random_and_schedule_state(runs):
     state = torch.load(stopped / "nerfstudio_models" / f"step-{FIRST_RESUMED_STEP - 1:09d}.ckpt", map_location="cpu")
     extra = state["pipeline"]["datamanager._extra_state"]
     assert {"torch", "numpy_key", "python"} <= set(extra)
-    assert state["pipeline"]["_model._extra_state"]["proposal_step"] == FIRST_RESUMED_STEP - 1
+    model = state["pipeline"]["_model._extra_state"]
+    assert model["proposal_step"] == FIRST_RESUMED_STEP - 1
+    assert {"near", "generator"} <= set(model["free_space"])
 
 
 def test_training_is_reproducible_bit_for_bit(runs):

@@ -30,3 +30,12 @@ def test_the_slower_paths_train_to_the_same_weights_bit_for_bit(speed_benchmark,
         states.append(state)
     assert states[0].keys() == states[1].keys()
     assert [name for name in states[0] if not torch.equal(states[0][name], states[1][name])] == []
+
+
+def test_the_preset_rows_time_the_free_space_loss_and_its_own_row_does_not(speed_benchmark, tiny_scene):
+    for loss_mult in (0.1, 0.0):
+        model_config = speed_benchmark.panoptic_lifting_lite_config().pipeline.model
+        model_config.camera_free_space.loss_mult = loss_mult
+        trainee = speed_benchmark.Trainee("lite", model_config, tiny_scene)
+        _, losses, _ = trainee.pipeline.get_train_loss_dict(0)
+        assert ("camera_free_space_loss" in losses) == (loss_mult > 0)

@@ -41,6 +41,7 @@ from panoptic_nerfstudio.inference.edge_aware_refinement import EdgeAwareRefinem
 from panoptic_nerfstudio.inference.instance_table import InputMasks, calibrate_from_dataset, instance_table_over_views
 from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, InstanceTable, PanopticPrediction, infer_panoptic
 from panoptic_nerfstudio.inference.small_segments import remove_small_segments
+from panoptic_nerfstudio.model_components.camera_free_space import CameraFreeSpaceConfig, free_space_of
 from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict
 from panoptic_nerfstudio.model_components.instance_assignment import instance_loss
 from panoptic_nerfstudio.model_components.opacity_loss import opacity_loss
@@ -110,6 +111,9 @@ class PanopticLiftingModelConfig(NerfactoModelConfig):
     opaque and lost the crowded room's floor (README, "Quality on scenes the method was not tuned on")."""
     opacity_loss_start_step: int = 500
     """Step from which the opacity loss is on (after the proposal sampler's warm-up)."""
+    camera_free_space: CameraFreeSpaceConfig = field(default_factory=CameraFreeSpaceConfig)
+    """Free space around the training cameras: a loss on the density within reach of each camera, against floaters
+    that held-out views between the cameras see (``model_components/camera_free_space.py``)."""
     render_near_plane: Optional[float] = None
     """Near plane when rendering outside training (viewer, ns-render, ns-eval, the instance table), in the
     dataparser's normalised units; None: the training ``near_plane``; 0: nerfstudio's (close cameras never clip).
@@ -174,6 +178,7 @@ class PanopticLiftingModel(NerfactoModel):
         accelerate_scene_contractions(self)
         self.train_step = 0
         self._warned_unassigned = False
+        self.free_space = free_space_of(self.config.camera_free_space, self.num_train_data)  # (placed by callbacks)
         self._eval_confusion: Optional[Tensor] = None
         self.viewer_options = PanopticViewerOptions(self)
 
@@ -203,15 +208,18 @@ class PanopticLiftingModel(NerfactoModel):
                 f"{self.config.num_instance_slots} instance slots; raise --pipeline.model.num-instance-slots."
             )
 
-    def get_extra_state(self) -> Dict[str, int]:
+    def get_extra_state(self) -> Dict:
         """nerfacto's proposal-update counters, which its state dict leaves out: a run resumed without them would
         update the proposal networks on other steps than an uninterrupted one (and so train differently)."""
         sampler = self.proposal_sampler
-        return {"proposal_step": sampler._step, "steps_since_update": sampler._steps_since_update}
+        state = {"proposal_step": sampler._step, "steps_since_update": sampler._steps_since_update}
+        return {**state, "free_space": self.free_space.state() if self.free_space is not None else None}
 
-    def set_extra_state(self, state: Dict[str, int]) -> None:
+    def set_extra_state(self, state: Dict) -> None:
         self.proposal_sampler._step = int(state["proposal_step"])
         self.proposal_sampler._steps_since_update = int(state["steps_since_update"])
+        if self.free_space is not None and state.get("free_space") is not None:
+            self.free_space.load_state(state["free_space"])
 
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
         groups = super().get_param_groups()
@@ -232,6 +240,8 @@ class PanopticLiftingModel(NerfactoModel):
 
             callbacks.append(TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], update_slow_target))
         trainer, pipeline = training_callback_attributes.trainer, training_callback_attributes.pipeline
+        if self.free_space is not None and pipeline is not None:
+            self.free_space.place(pipeline.datamanager.train_dataset.cameras.to(self.device))  # type: ignore
         if trainer is not None and pipeline is not None and self.config.min_instance_area > 0:
             dataset = pipeline.datamanager.train_dataset  # type: ignore[attr-defined]
 
@@ -347,12 +357,7 @@ class PanopticLiftingModel(NerfactoModel):
 
     def labelled_images(self, prediction: PanopticPrediction) -> Dict[str, Tensor]:
         """Viewer / ns-render images of a prediction: color maps, confidence and the id maps."""
-        images = self.viewer_options.color_images(prediction, self.class_colors)
-        images["confidence"] = prediction.confidence[..., None]
-        # Id maps; `ns-render dataset --rendered-output-names raw-class_id raw-instance_id` saves them unchanged.
-        images["class_id"] = self.category_ids[prediction.semantics][..., None].float()
-        images["instance_id"] = prediction.instance[..., None].float()
-        return images
+        return self.viewer_options.labelled_images(prediction, self.class_colors, self.category_ids)
 
     # ------------------------------------------------------------------ losses and metrics
 
@@ -377,6 +382,9 @@ class PanopticLiftingModel(NerfactoModel):
             return losses
         if cfg.opacity_loss_mult > 0 and step >= cfg.opacity_loss_start_step:
             losses["opacity_loss"] = cfg.opacity_loss_mult * opacity_loss(outputs["accumulation"])
+        if self.free_space is not None:
+            camera, density_fn = batch["indices"][:, 0], self.field.density_fn
+            losses.update(self.free_space.step_losses(step, camera, outputs["depth"], density_fn))
         contrastive = isinstance(self.heads, ContrastiveHeads)
         if step >= cfg.instance_loss_start_step:
             if contrastive:

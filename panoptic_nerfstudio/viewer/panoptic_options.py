@@ -61,3 +61,14 @@ class PanopticViewerOptions(nn.Module):
                 show_things=bool(self.show_things.value),
             ),
         }
+
+    def labelled_images(
+        self, prediction: PanopticPrediction, class_colors: Tensor, category_ids: Tensor
+    ) -> Dict[str, Tensor]:
+        """The color images, the confidence and the id maps of a prediction (``category_ids``: class index -> id)."""
+        images = self.color_images(prediction, class_colors)
+        images["confidence"] = prediction.confidence[..., None]
+        # Id maps; `ns-render dataset --rendered-output-names raw-class_id raw-instance_id` saves them unchanged.
+        images["class_id"] = category_ids[prediction.semantics][..., None].float()
+        images["instance_id"] = prediction.instance[..., None].float()
+        return images
