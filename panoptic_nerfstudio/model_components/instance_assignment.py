@@ -11,11 +11,14 @@ numbers the 2D network gave them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
+
+from nerfstudio.utils.rich_utils import CONSOLE
 
 from panoptic_nerfstudio.model_components.segmentation_losses import segment_mean, weighted_nll
 
@@ -62,3 +65,13 @@ def instance_loss(
     """
     assignment = assign_slots(slot_probs, segment, frame, instance >= 0)
     return weighted_nll(slot_probs, assignment.target, confidence), assignment
+
+
+def warn_if_too_few_slots(most_things: Optional[int], num_slots: int) -> None:
+    """Warn when a training frame shows more thing segments (``most_things``; None: unknown) than there are slots:
+    the assignment then leaves some of them out of the instance loss."""
+    if most_things is not None and most_things > num_slots:
+        CONSOLE.print(
+            f"[bold yellow]Warning: a training frame has {most_things} thing segments but the model has only "
+            f"{num_slots} instance slots; raise --pipeline.model.num-instance-slots."
+        )

@@ -43,7 +43,7 @@ from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, InstanceT
 from panoptic_nerfstudio.inference.small_segments import remove_small_segments
 from panoptic_nerfstudio.model_components.camera_free_space import CameraFreeSpaceConfig, free_space_of
 from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict
-from panoptic_nerfstudio.model_components.instance_assignment import instance_loss
+from panoptic_nerfstudio.model_components.instance_assignment import instance_loss, warn_if_too_few_slots
 from panoptic_nerfstudio.model_components.opacity_loss import opacity_loss
 from panoptic_nerfstudio.model_components.render_collider import RenderNearFarCollider
 from panoptic_nerfstudio.model_components.segmentation_losses import consistency_loss, naive_instance_loss, semantic_loss
@@ -170,7 +170,7 @@ class PanopticLiftingModel(NerfactoModel):
             )
         elif self.config.instance_head == "slots":
             self.heads = slot_heads()
-            self._warn_if_too_few_slots(metadata.get(MAX_THINGS_METADATA_KEY))
+            warn_if_too_few_slots(metadata.get(MAX_THINGS_METADATA_KEY), self.config.num_instance_slots)
         else:
             raise ValueError(f"unknown instance head {self.config.instance_head!r}; choose slots or contrastive")
         self.set_instance_table(InstanceTable.unknown(self.num_instance_columns))
@@ -200,13 +200,6 @@ class PanopticLiftingModel(NerfactoModel):
     def viewer_click(self):
         """Click-to-identify of the viewer (see ``viewer.click_to_identify``)."""
         return self.viewer_options.click
-
-    def _warn_if_too_few_slots(self, most: Optional[int]) -> None:
-        if most is not None and most > self.config.num_instance_slots:
-            CONSOLE.print(
-                f"[bold yellow]Warning: a training frame has {most} thing segments but the model has only "
-                f"{self.config.num_instance_slots} instance slots; raise --pipeline.model.num-instance-slots."
-            )
 
     def get_extra_state(self) -> Dict:
         """nerfacto's proposal-update counters, which its state dict leaves out: a run resumed without them would

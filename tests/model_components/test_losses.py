@@ -2,7 +2,8 @@ import math
 
 import torch
 
-from panoptic_nerfstudio.model_components.instance_assignment import assign_slots, instance_loss
+from nerfstudio.utils.rich_utils import CONSOLE
+from panoptic_nerfstudio.model_components.instance_assignment import assign_slots, instance_loss, warn_if_too_few_slots
 from panoptic_nerfstudio.model_components.opacity_loss import opacity_loss
 from panoptic_nerfstudio.model_components.segmentation_losses import consistency_loss, semantic_loss
 
@@ -82,3 +83,10 @@ def test_opacity_loss_is_zero_for_opaque_rays_and_grows_with_transparency():
     assert opacity_loss(torch.ones(4, 1)) == 0
     assert torch.isclose(opacity_loss(torch.tensor([[1.0], [0.5]])), torch.tensor(0.125))
     assert opacity_loss(torch.full((3, 1), 0.2)) > opacity_loss(torch.full((3, 1), 0.6))
+
+
+def test_a_frame_with_more_things_than_slots_is_warned_of():
+    for most, warned in ((40, True), (32, False), (None, False)):
+        with CONSOLE.capture() as captured:
+            warn_if_too_few_slots(most, 32)
+        assert ("a training frame has 40 thing segments" in captured.get()) == warned
