@@ -3,14 +3,15 @@
 Rows: stock nerfacto (torch hash grid, its default sampling), the lite backbone trained with RGB only (nerfacto with the
 lite preset's field settings and our faster torch hash grid, i.e. exactly the backbone of our model), the full
 panoptic-lifting-lite model with both head feature sources, without the free-space loss around the cameras, with the
-contrastive instance head, with a finer head grid (finest resolution 1024 instead of 256), on the slower paths it took before the pair gather, the hash's shared products
-and the ``amax`` contraction (``with_slower_paths``: the same weights), with the 1024 rays per step the preset drew
-before it drew 1536, and as the preset was on 6487092 (a backbone hash table of 2^15 entries, torch's unfused Adam, the
-slower paths, 1024 rays, no free-space loss: the reference of issue 17's speed limit). All rows train on the default demo scene through the
-same datamanager, the preset's rays per step unless a row says otherwise, forward + backward + Adam step (fused, as the
-lite preset's optimizers, unless a row says otherwise). Rounds of steps are interleaved across the rows and each row
-keeps its best round, because this machine's speed drifts by up to 2x over minutes. Peak memory is that of a real
-``ns-train panoptic-lifting-lite`` run on the demo scene (max RSS of the child).
+contrastive instance head, with a finer head grid (finest resolution 1024 instead of 256), on the slower paths it took
+before the pair gather, the hash's shared products and the ``amax`` contraction (``with_slower_paths``: the same
+weights), with the 1024 rays per step the preset drew before it drew 1536, and as the preset was on 6487092 (a backbone
+hash table of 2^15 entries, torch's unfused Adam, the slower paths, 1024 rays, no free-space loss: the reference of
+issue 17's speed limit). All rows train on the default demo scene through the same datamanager, the preset's rays per
+step unless a row says otherwise, forward + backward + Adam step (fused, as the lite preset's optimizers, unless a row
+says otherwise). Rounds of steps are interleaved across the rows and each row keeps its best round, because this
+machine's speed drifts by up to 2x over minutes. Peak memory is that of a real ``ns-train panoptic-lifting-lite`` run on
+the demo scene (max RSS of the child).
 
     python benchmarks/speed.py [--steps 16] [--rounds 5] [--memory-steps 300]
 """

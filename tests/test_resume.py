@@ -10,7 +10,8 @@ stream is exercised:
 
 Resuming needs more than nerfstudio's checkpoint: the random streams (sampler and sample jitter; nerfstudio
 reseeds at start-up), nerfacto's proposal-update counters and the free-space loss's near depths and draws. Without
-them the resumed losses drift from step 13 on. The first two runs also show that training is reproducible bit for bit on CPU.
+them the resumed losses drift from step 13 on. The first two runs also show that training is reproducible bit for bit
+on CPU.
 """
 
 import glob

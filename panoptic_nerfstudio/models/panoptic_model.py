@@ -202,8 +202,8 @@ class PanopticLiftingModel(NerfactoModel):
         return self.viewer_options.click
 
     def get_extra_state(self) -> Dict:
-        """nerfacto's proposal-update counters, which its state dict leaves out: a run resumed without them would
-        update the proposal networks on other steps than an uninterrupted one (and so train differently)."""
+        """nerfacto's proposal-update counters and the free-space loss's near depths and draws, which the state dict
+        leaves out: a run resumed without them would train differently from an uninterrupted one."""
         sampler = self.proposal_sampler
         state = {"proposal_step": sampler._step, "steps_since_update": sampler._steps_since_update}
         return {**state, "free_space": self.free_space.state() if self.free_space is not None else None}
