@@ -21,7 +21,6 @@ from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.models.nerfacto import NerfactoModel, NerfactoModelConfig
 from nerfstudio.utils import colormaps
-from nerfstudio.utils.rich_utils import CONSOLE
 
 from panoptic_nerfstudio.compat import OfflineLpips, allow_checkpoint_globals, use_bundled_ffmpeg, without_lpips
 from panoptic_nerfstudio.data.panoptic_datamanager import MAX_THINGS_METADATA_KEY
@@ -42,16 +41,14 @@ from panoptic_nerfstudio.inference.instance_table import InputMasks, calibrate_f
 from panoptic_nerfstudio.inference.panoptic_rule import DROP_INSTANCE, InstanceTable, PanopticPrediction, infer_panoptic
 from panoptic_nerfstudio.inference.small_segments import remove_small_segments
 from panoptic_nerfstudio.model_components.camera_free_space import CameraFreeSpaceConfig, free_space_of
-from panoptic_nerfstudio.model_components.contrastive_losses import contrastive_loss_dict
-from panoptic_nerfstudio.model_components.instance_assignment import instance_loss, warn_if_too_few_slots
-from panoptic_nerfstudio.model_components.opacity_loss import opacity_loss
+from panoptic_nerfstudio.model_components.instance_assignment import warn_if_too_few_slots
 from panoptic_nerfstudio.model_components.render_collider import RenderNearFarCollider
-from panoptic_nerfstudio.model_components.segmentation_losses import consistency_loss, naive_instance_loss, semantic_loss
 from panoptic_nerfstudio.model_components.segmentation_renderers import (
     heaviest_samples,
     render_distribution,
     take_samples,
 )
+from panoptic_nerfstudio.models.panoptic_losses import panoptic_losses
 from panoptic_nerfstudio.models.scene_editing import edit_labelled_outputs, edited_nerfacto_pass
 from panoptic_nerfstudio.models.table_buffers import prepare_table_state, store_table, stored_table
 from panoptic_nerfstudio.utils.distributed import calibrate_on_rank_zero
@@ -177,7 +174,7 @@ class PanopticLiftingModel(NerfactoModel):
         accelerate_torch_hash_encodings(self)
         accelerate_scene_contractions(self)
         self.train_step = 0
-        self._warned_unassigned = False
+        self.warned_unassigned = False  # (once per run: panoptic_losses.slot_instance_loss)
         self.free_space = free_space_of(self.config.camera_free_space, self.num_train_data)  # (placed by callbacks)
         self._eval_confusion: Optional[Tensor] = None
         self.viewer_options = PanopticViewerOptions(self)
@@ -365,47 +362,8 @@ class PanopticLiftingModel(NerfactoModel):
 
     def get_loss_dict(self, outputs, batch, metrics_dict=None) -> Dict[str, Tensor]:
         losses = super().get_loss_dict(outputs, batch, metrics_dict)
-        cfg = self.config
-        step = self.train_step
-        confidence = batch["confidence"] if cfg.use_confidence else torch.ones_like(batch["confidence"])
-        if step >= cfg.semantic_loss_start_step:
-            sem = semantic_loss(outputs["semantics"], batch["semantics"], confidence)
-            losses["semantic_loss"] = cfg.semantic_loss_mult * sem
-        if not self.training:
-            return losses
-        if cfg.opacity_loss_mult > 0 and step >= cfg.opacity_loss_start_step:
-            losses["opacity_loss"] = cfg.opacity_loss_mult * opacity_loss(outputs["accumulation"])
-        if self.free_space is not None:
-            camera, density_fn = batch["indices"][:, 0], self.field.density_fn
-            losses.update(self.free_space.step_losses(step, camera, outputs["depth"], density_fn))
-        contrastive = isinstance(self.heads, ContrastiveHeads)
-        if step >= cfg.instance_loss_start_step:
-            if contrastive:
-                target = outputs.get("target_embedding")
-                losses.update(contrastive_loss_dict(outputs["embedding"], batch, confidence, cfg.contrastive, target))
-            else:
-                losses["instance_loss"] = cfg.instance_loss_mult * self._instance_loss(outputs, batch, confidence)
-        if step >= cfg.consistency_loss_start_step and cfg.consistency_loss_mult > 0:
-            segment = batch["segment"]
-            consistency = consistency_loss(outputs["semantics"], segment, batch["semantics"] >= 0)
-            if not contrastive:  # (the contrastive head's concentration loss is its consistency)
-                consistency = consistency + consistency_loss(outputs["instances"], segment, batch["instance"] >= 0)
-            losses["consistency_loss"] = cfg.consistency_loss_mult * consistency
+        losses.update(panoptic_losses(self, outputs, batch))  # (models/panoptic_losses.py)
         return losses
-
-    def _instance_loss(self, outputs, batch, confidence: Tensor) -> Tensor:
-        probs = outputs["instances"]
-        if self.config.instance_matching == "naive":
-            return naive_instance_loss(probs, batch["instance"], confidence)
-        frame = batch["indices"][:, 0]
-        loss, assignment = instance_loss(probs, batch["segment"], frame, batch["instance"], confidence)
-        if assignment.unassigned_segments and not self._warned_unassigned:
-            self._warned_unassigned = True
-            CONSOLE.print(
-                f"[bold yellow]Warning: {assignment.unassigned_segments} thing segment(s) in a batch found no free "
-                f"instance slot (K={probs.shape[-1]}); they are left out of the instance loss."
-            )
-        return loss
 
     def get_image_metrics_and_images(
         self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]
