@@ -72,6 +72,9 @@ ABLATIONS: Dict[str, Tuple[str, ...]] = {
     "a quarter of the groups covering things": ("--pipeline.datamanager.ray-sampler.max-cover-share", "0.25"),
     "half of the groups covering the things of busy frames": (
         "--pipeline.datamanager.ray-sampler.busy-cover-share", "0.5"),
+    "error map x4": ("--pipeline.datamanager.ray-sampler.error-map-candidates", "4"),
+    "error map x4 stuff only": ("--pipeline.datamanager.ray-sampler.error-map-candidates", "4",
+                                "--pipeline.datamanager.ray-sampler.error-map-stuff-only", "True"),
 }
 ABLATION_HEADS: Dict[str, str] = {
     "slow-fast target (contrastive head)": "contrastive",
@@ -84,9 +87,12 @@ ABLATION_LAYOUTS: Dict[str, str] = {
     "no limit on the groups covering things": "many",
     "a quarter of the groups covering things": "many60",
     "half of the groups covering the things of busy frames": "many60",
+    "error map x4": "thin",
+    "error map x4 stuff only": "thin",
 }
-"""Ablations that change nothing on the default room: their row trains the layout where they act (the default room's
-frames show at most 11 things, fewer than the half of the 48 groups the limit leaves to things)."""
+"""Ablations that change nothing on the default room, or were made for another: their row trains the layout where they
+act (the default room's frames show at most 11 things, fewer than the half of the 48 groups the limit leaves to things;
+the error map draws rays at thin structures' edges)."""
 HEADS: Dict[str, Tuple[str, ...]] = {
     "slots": (),
     "contrastive": ("--pipeline.model.instance-head", "contrastive"),

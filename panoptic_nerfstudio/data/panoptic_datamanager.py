@@ -8,7 +8,9 @@ step); full-image evaluation still goes through nerfstudio's eval dataloaders, s
 The datamanager also carries, in the checkpoint, the state of the random streams
 that draw the rays (and nerfacto's sample jitter, which shares torch's global
 stream): nerfstudio reseeds at start-up, so without it a run resumed with
-``--load-dir`` would redraw the batches of steps 0, 1, ... instead of continuing.
+``--load-dir`` would redraw the batches of steps 0, 1, ... instead of continuing. With the sampler's error map
+(``pixel_error_map``) the checkpoint carries the map too, and the pipeline hands each step's rendered colours back
+(``record_train_errors``).
 """
 
 from __future__ import annotations
@@ -137,7 +139,15 @@ class PanopticDataManager(VanillaDataManager[PanopticDataset]):
 
     def next_train(self, step: int) -> Tuple[RayBundle, Dict]:
         self.train_count += 1
-        return self._next(self.train_ray_sampler, self.train_ray_generator, self.config.train_num_rays_per_batch)
+        sampler, generator = self.train_ray_sampler, self.train_ray_generator
+        bundle, batch = self._next(sampler, generator, self.config.train_num_rays_per_batch)
+        self._last_train_image = batch["image"]
+        return bundle, batch
+
+    def record_train_errors(self, rgb: torch.Tensor) -> None:
+        """Give the sampler's error map the squared colour error of the last training batch's rendered ``rgb``."""
+        if self.train_ray_sampler.error_map is not None:
+            self.train_ray_sampler.record_errors(((rgb.detach() - self._last_train_image) ** 2).mean(dim=-1))
 
     def next_eval(self, step: int) -> Tuple[RayBundle, Dict]:
         self.eval_count += 1
@@ -157,14 +167,21 @@ class PanopticDataManager(VanillaDataManager[PanopticDataset]):
     # ------------------------------------------------------------------ resuming
 
     def get_extra_state(self) -> Dict[str, Any]:
-        """Saved with the pipeline's state dict in every checkpoint (only tensors, ints and tuples: weights_only)."""
-        return random_state()
+        """Saved with the pipeline's state dict in every checkpoint (only tensors, numbers and tuples: weights_only)."""
+        state = random_state()
+        error_map = getattr(getattr(self, "train_ray_sampler", None), "error_map", None)
+        if error_map is not None:
+            state["error_map"] = error_map.state()
+        return state
 
     def set_extra_state(self, state: Any) -> None:
         """Continue the saved random streams, but only when training: loading a checkpoint to evaluate or render
         leaves the process's streams alone."""
         if self.test_mode == "val" and isinstance(state, dict):
             restore_random_state(state)
+            error_map = getattr(getattr(self, "train_ray_sampler", None), "error_map", None)
+            if error_map is not None and "error_map" in state:  # rank 0's map: other ranks' frames start unseen
+                error_map.load_state(state["error_map"])
             decorrelate_ranks()  # rank 0 saved its streams; the other ranks must not replay them
 
 

@@ -15,6 +15,8 @@ weight ``1 - uniform_segment_fraction`` proportional to area (void included), wh
 its own makes every pixel equally likely, as RGB training expects; and with weight ``uniform_segment_fraction``
 uniformly over the frame's labelled segments, so small objects are seen often
 enough for the instance and consistency losses to act on them.
+With ``error_map_candidates`` > 1 each group's rays are then picked inside its segment by the colour error each pixel
+last had (``pixel_error_map``): rays go to what the field still renders worst.
 Everything is vectorised: no Python loop over images, segments or rays.
 With several training processes each draws from its own frames (``frames``, see ``utils/distributed.py``).
 """
@@ -29,6 +31,7 @@ import torch
 
 from nerfstudio.configs.base_config import InstantiateConfig
 
+from panoptic_nerfstudio.data.pixel_error_map import PixelErrorMap
 from panoptic_nerfstudio.data.ray_store import RayStore
 
 
@@ -56,6 +59,19 @@ class SegmentRaySamplerConfig(InstantiateConfig):
     four lost it with half) and raised PQ^scene from 73.6 to 83.0 (README, "Two instance heads"), while on the suite's
     rooms (at most 11 things per frame) a quarter for every frame was no better. Equal to ``max_cover_share``: one
     share for every frame."""
+    error_map_candidates: int = 1
+    """Candidate pixels drawn per ray, uniformly in the ray's segment; the ray is one of them, drawn in proportion to
+    the colour error each had when last trained on (an error map as Instant-NGP's; 1: no error map, uniform in the
+    segment, the presets' default). 4 lifted all four runs of the `thin` demo rooms in the quality suite (+4.5 on
+    average) but took 5.6 and 8.1 points off the crowded room's scene seed 0 (docs/quality.md, "Tried and not
+    kept"). A rank's map holds 4 bytes per training pixel."""
+    error_map_stuff_only: bool = False
+    """The error map picks the rays of stuff and void segments only; the rays of thing segments stay uniform in their
+    segment, as the instance losses had them before: left to the map, a thing's rays would go towards its edges (where
+    colour errors are likeliest), which is where the 2D masks err most and touching objects meet."""
+    error_map_floor: float = 1.0
+    """Added to each candidate's error as this multiple of the recent mean error: the larger, the closer to uniform
+    draws (a pixel rendered perfectly keeps a chance)."""
 
 
 class SegmentRaySampler:
@@ -66,13 +82,20 @@ class SegmentRaySampler:
         for name in ("max_cover_share", "busy_cover_share"):
             if not 0.0 <= getattr(config, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1]")
-        if config.images_per_batch < 1 or config.rays_per_segment < 1:
-            raise ValueError("images_per_batch and rays_per_segment must be positive")
+        if config.images_per_batch < 1 or config.rays_per_segment < 1 or config.error_map_candidates < 1:
+            raise ValueError("images_per_batch, rays_per_segment and error_map_candidates must be positive")
+        if config.error_map_floor < 0:
+            raise ValueError("error_map_floor must not be negative")
         self.config = config
         self.store = store
         self.segment_weights = _segment_weights(store, config.uniform_segment_fraction)
         self.thing_columns = _thing_columns(store, self.segment_weights.shape[1])
         self.frames = None if frames is None else torch.as_tensor(frames, dtype=torch.long)
+        self.error_map: Optional[PixelErrorMap] = None
+        if config.error_map_candidates > 1:
+            self.error_map = PixelErrorMap(store.num_pixels, config.error_map_floor)
+        self.last_pixels: Optional[torch.Tensor] = None
+        """Flat pixel indices of the last batch's rays (what ``record_errors`` stores the errors of)."""
 
     def rays_per_batch(self, requested: int) -> int:
         """Rays actually drawn for a requested batch size (a multiple of the grouping)."""
@@ -100,9 +123,18 @@ class SegmentRaySampler:
             local = self._cover_things(frames, local)
         rows = store.frame_segment_offset[frames, None] + local
         area = store.segment_area[rows]
-        offset = (torch.rand(images, groups, per_segment) * area[..., None]).long()
+        draws = per_segment * self.config.error_map_candidates
+        offset = (torch.rand(images, groups, draws) * area[..., None]).long()
         offset = torch.minimum(offset, area[..., None] - 1)
         pixel = store.sorted_pixels[store.segment_start[rows][..., None] + offset].long()
+        if self.error_map is not None:
+            candidates = (store.frame_pixel_offset[frames][:, None, None] + pixel).reshape(-1, draws)
+            keep = self.error_map.choose(candidates, per_segment)
+            if self.config.error_map_stuff_only:
+                uniform = torch.arange(per_segment).expand_as(keep)  # the candidates are uniform draws already
+                thing = (store.segment_instance[rows] >= 0).reshape(-1, 1)
+                keep = torch.where(thing, uniform, keep)
+            pixel = pixel.reshape(-1, draws).gather(1, keep).reshape(images, groups, per_segment)
 
         width = store.widths[frames][:, None, None]
         frame = frames[:, None, None].expand_as(pixel).reshape(-1)
@@ -111,7 +143,13 @@ class SegmentRaySampler:
         batch = store.gather(frame, y, x)
         indices = torch.stack([frame, y, x], dim=-1)
         batch["indices"] = indices
+        self.last_pixels = store.frame_pixel_offset[frame] + pixel.reshape(-1)
         return indices, batch
+
+    def record_errors(self, squared_error: torch.Tensor) -> None:
+        """Store the last batch's per-ray squared colour error in the error map (nothing without one)."""
+        if self.error_map is not None and self.last_pixels is not None:
+            self.error_map.record(self.last_pixels, squared_error)
 
     def _cover_things(self, frames: torch.Tensor, drawn: torch.Tensor) -> torch.Tensor:
         """Replace the first draws of each image by its thing segments, in random order (a random subset of

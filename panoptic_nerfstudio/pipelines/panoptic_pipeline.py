@@ -1,4 +1,5 @@
-"""nerfstudio's vanilla pipeline, with ``ns-eval``'s mIoU computed over the whole evaluation split.
+"""nerfstudio's vanilla pipeline, with ``ns-eval``'s mIoU computed over the whole evaluation split, and each training
+step's rendered colours handed back to the datamanager (its ray sampler's error map, ``data/pixel_error_map.py``).
 
 nerfstudio averages per-image metrics. mIoU is not an average of images: a class absent
 from one frame would weigh as much there as in a frame it fills. ``ns-eval`` therefore
@@ -32,6 +33,13 @@ class PanopticPipeline(VanillaPipeline):
         # Every command builds its model here: without tinycudann, one notice instead of nerfstudio's per module.
         with single_tcnn_notice(config.model.implementation):
             super().__init__(config, *args, **kwargs)
+
+    def get_train_loss_dict(self, step: int):
+        model_outputs, loss_dict, metrics_dict = super().get_train_loss_dict(step)
+        record = getattr(self.datamanager, "record_train_errors", None)  # (a user's own datamanager may lack it)
+        if record is not None:
+            record(model_outputs["rgb"])
+        return model_outputs, loss_dict, metrics_dict
 
     def get_average_image_metrics(self, data_loader, image_prefix: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         model = self.model

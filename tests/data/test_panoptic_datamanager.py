@@ -7,11 +7,9 @@ from panoptic_nerfstudio.data.segment_ray_sampler import SegmentRaySamplerConfig
 
 
 def _datamanager(scene, **kwargs):
+    kwargs.setdefault("ray_sampler", SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=8))
     config = PanopticDataManagerConfig(
-        dataparser=PanopticDataParserConfig(data=scene),
-        train_num_rays_per_batch=256,
-        ray_sampler=SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=8),
-        **kwargs,
+        dataparser=PanopticDataParserConfig(data=scene), train_num_rays_per_batch=256, **kwargs
     )
     return config.setup(device="cpu", test_mode="val")
 
@@ -88,3 +86,23 @@ def test_setup_leaves_the_users_config_alone_and_hands_the_model_explicit_metada
         for layers in dataset.panoptic.layers
     )
     assert dataset.metadata[MAX_THINGS_METADATA_KEY] == most > 0
+
+
+def test_the_rendered_colours_of_a_batch_reach_the_error_map_of_its_pixels_and_the_checkpoint(tiny_scene_master):
+    sampler = SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=8, error_map_candidates=4)
+    dm = _datamanager(tiny_scene_master, ray_sampler=sampler)
+    _, batch = dm.next_train(0)
+    rendered = batch["image"].clone()
+    rendered[:10] = 1.0 - rendered[:10]  # ten rays rendered wrong, the rest exactly
+    dm.record_train_errors(rendered)
+    store, error_map = dm.train_dataset.store, dm.train_ray_sampler.error_map
+    f, y, x = batch["indices"].T
+    recorded = error_map.error[store.frame_pixel_offset[f] + y * store.widths[f] + x]
+    expected = ((rendered - batch["image"]) ** 2).mean(dim=-1)
+    assert torch.equal(recorded[10:], expected[10:]) and float(recorded[10:].abs().max()) == 0.0
+    assert (recorded[:10] > 0).any()  # (a pixel drawn twice keeps its last ray's error)
+
+    state = dm.get_extra_state()
+    fresh = _datamanager(tiny_scene_master, ray_sampler=sampler)
+    fresh.set_extra_state(state)  # resuming training: the map continues
+    assert torch.equal(fresh.train_ray_sampler.error_map.error, error_map.error)

@@ -1,4 +1,7 @@
+from dataclasses import replace
+
 import numpy as np
+import pytest
 import torch
 
 from panoptic_nerfstudio.data.frame_decoding import IGNORE, DecodedFrame
@@ -207,3 +210,74 @@ def test_a_rank_draws_only_from_its_own_frames():
     torch.manual_seed(3)
     b, _ = SegmentRaySampler(config, store, frames=None).sample(64)
     assert torch.equal(a, b)
+
+
+def _flat(store, indices):
+    return store.frame_pixel_offset[indices[:, 0]] + indices[:, 1] * store.widths[indices[:, 0]] + indices[:, 2]
+
+
+def test_the_error_map_draws_a_segments_worst_pixels_more_often_and_keeps_the_groups():
+    store, _, _ = _store()
+    config = SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=4, max_cover_share=0.0)
+    assert SegmentRaySampler(config, store).error_map is None  # the default: uniform inside the segment
+    sampler = SegmentRaySampler(replace(config, error_map_candidates=4, error_map_floor=0.0), store)
+    hot = int(store.frame_pixel_offset[0]) + 5  # frame 0, row 0, column 5: one of the stuff segment's 24 pixels
+    torch.manual_seed(0)
+    hits = stuff_rays = 0
+    for _ in range(200):
+        indices, batch = sampler.sample(64)
+        groups = batch["segment"].reshape(2, -1, 4)
+        assert (groups == groups[..., :1]).all()  # every group still lies in one segment
+        flat = _flat(store, indices)
+        assert torch.equal(sampler.last_pixels, flat)
+        stuff_rays += int((batch["segment"] == int(store.frame_segment_offset[0]) + 1).sum())
+        hits += int((flat == hot).sum())
+        errors = torch.full((len(flat),), 1e-4)
+        errors[flat == hot] = 1.0  # the field keeps rendering that pixel badly, every other one well
+        sampler.record_errors(errors)
+    # uniform in the segment: 1 ray in 24; the map can raise that at most to the 4 candidates' 4 in 24
+    assert hits > 3 * stuff_rays / 24
+    assert float(sampler.error_map.error[hot]) == 1.0 and 1e-4 < sampler.error_map.mean() < 0.1
+
+
+def test_the_error_map_puts_never_drawn_pixels_first():
+    store, _, _ = _store()
+    config = SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=4, max_cover_share=0.0)
+    sampler = SegmentRaySampler(replace(config, error_map_candidates=8), store)
+    torch.manual_seed(0)
+    seen = torch.zeros(store.num_pixels, dtype=torch.bool)
+    uniform = SegmentRaySampler(config, store)
+    seen_uniform = torch.zeros(store.num_pixels, dtype=torch.bool)
+    for _ in range(4):
+        indices, _ = sampler.sample(64)
+        seen[_flat(store, indices)] = True
+        sampler.record_errors(torch.full((len(indices),), 1e-3))  # rendered well once drawn
+        seen_uniform[_flat(store, uniform.sample(64)[0])] = True
+    assert int(seen.sum()) > int(seen_uniform.sum())
+
+
+def test_the_error_map_settings_are_checked():
+    store, _, _ = _store()
+    for bad in ({"error_map_candidates": 0}, {"error_map_floor": -1.0}):
+        with pytest.raises(ValueError, match="error_map"):
+            SegmentRaySampler(SegmentRaySamplerConfig(**bad), store)
+
+
+def test_the_error_map_can_leave_the_rays_of_things_uniform():
+    store, _, _ = _store()
+    config = SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=4, max_cover_share=0.0)
+    thing = int(store.frame_segment_offset[0]) + 2  # frame 0's 2 x 2 thing
+    hot = int(store.frame_pixel_offset[0]) + 1 * 8 + 1  # one of its four pixels
+    for stuff_only, low, high in ((False, 0.4, 1.0), (True, 0.15, 0.35)):
+        sampler = SegmentRaySampler(replace(config, error_map_candidates=4, error_map_stuff_only=stuff_only), store)
+        sampler.error_map.error[:] = 1e-4
+        sampler.error_map.error[hot] = 1.0
+        sampler.error_map.floor = 0.0
+        torch.manual_seed(0)
+        hits = thing_rays = 0
+        for _ in range(300):
+            indices, batch = sampler.sample(64)
+            in_thing = batch["segment"] == thing
+            thing_rays += int(in_thing.sum())
+            hits += int((_flat(store, indices)[in_thing] == hot).sum())
+        assert low < hits / thing_rays < high, (stuff_only, hits / thing_rays)  # uniform: 1 in 4
