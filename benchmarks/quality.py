@@ -92,7 +92,7 @@ ABLATION_LAYOUTS: Dict[str, str] = {
 }
 """Ablations that change nothing on the default room, or were made for another: their row trains the layout where they
 act (the default room's frames show at most 11 things, fewer than the half of the 48 groups the limit leaves to things;
-the error map draws rays at thin structures' edges)."""
+the error map was made for the thin room's structures)."""
 HEADS: Dict[str, Tuple[str, ...]] = {
     "slots": (),
     "contrastive": ("--pipeline.model.instance-head", "contrastive"),

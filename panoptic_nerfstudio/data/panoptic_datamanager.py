@@ -33,6 +33,7 @@ from nerfstudio.utils.rich_utils import CONSOLE
 
 from panoptic_nerfstudio.data.panoptic_dataparser import PanopticDataParserConfig
 from panoptic_nerfstudio.data.panoptic_dataset import PanopticDataset
+from panoptic_nerfstudio.data.pixel_error_map import PixelErrorMap
 from panoptic_nerfstudio.data.pixel_storage import PixelAllocator, PixelCache
 from panoptic_nerfstudio.data.segment_ray_sampler import SegmentRaySampler, SegmentRaySamplerConfig
 from panoptic_nerfstudio.utils.distributed import decorrelate_ranks, rank_and_world_size, rank_frames
@@ -146,7 +147,7 @@ class PanopticDataManager(VanillaDataManager[PanopticDataset]):
 
     def record_train_errors(self, rgb: torch.Tensor) -> None:
         """Give the sampler's error map the squared colour error of the last training batch's rendered ``rgb``."""
-        if self.train_ray_sampler.error_map is not None:
+        if self._train_error_map is not None:
             self.train_ray_sampler.record_errors(((rgb.detach() - self._last_train_image) ** 2).mean(dim=-1))
 
     def next_eval(self, step: int) -> Tuple[RayBundle, Dict]:
@@ -166,12 +167,16 @@ class PanopticDataManager(VanillaDataManager[PanopticDataset]):
 
     # ------------------------------------------------------------------ resuming
 
+    @property
+    def _train_error_map(self) -> Optional[PixelErrorMap]:
+        """The training sampler's error map (None without one, or before ``setup_train``)."""
+        return getattr(getattr(self, "train_ray_sampler", None), "error_map", None)
+
     def get_extra_state(self) -> Dict[str, Any]:
         """Saved with the pipeline's state dict in every checkpoint (only tensors, numbers and tuples: weights_only)."""
         state = random_state()
-        error_map = getattr(getattr(self, "train_ray_sampler", None), "error_map", None)
-        if error_map is not None:
-            state["error_map"] = error_map.state()
+        if self._train_error_map is not None:
+            state["error_map"] = self._train_error_map.state()
         return state
 
     def set_extra_state(self, state: Any) -> None:
@@ -179,9 +184,8 @@ class PanopticDataManager(VanillaDataManager[PanopticDataset]):
         leaves the process's streams alone."""
         if self.test_mode == "val" and isinstance(state, dict):
             restore_random_state(state)
-            error_map = getattr(getattr(self, "train_ray_sampler", None), "error_map", None)
-            if error_map is not None and "error_map" in state:  # rank 0's map: other ranks' frames start unseen
-                error_map.load_state(state["error_map"])
+            if self._train_error_map is not None and "error_map" in state:  # rank 0's map: other ranks' frames unseen
+                self._train_error_map.load_state(state["error_map"])
             decorrelate_ranks()  # rank 0 saved its streams; the other ranks must not replay them
 
 

@@ -143,7 +143,8 @@ class SegmentRaySampler:
         batch = store.gather(frame, y, x)
         indices = torch.stack([frame, y, x], dim=-1)
         batch["indices"] = indices
-        self.last_pixels = store.frame_pixel_offset[frame] + pixel.reshape(-1)
+        if self.error_map is not None:
+            self.last_pixels = store.frame_pixel_offset[frame] + pixel.reshape(-1)
         return indices, batch
 
     def record_errors(self, squared_error: torch.Tensor) -> None:
