@@ -5,13 +5,15 @@ lite preset's field settings and our faster torch hash grid, i.e. exactly the ba
 panoptic-lifting-lite model with both head feature sources, without the free-space loss around the cameras, with the
 contrastive instance head, with a finer head grid (finest resolution 1024 instead of 256), on the slower paths it took
 before the pair gather, the hash's shared products and the ``amax`` contraction (``with_slower_paths``: the same
-weights), with the 1024 rays per step the preset drew before it drew 1536, and as the preset was on 6487092 (a backbone
-hash table of 2^15 entries, torch's unfused Adam, the slower paths, 1024 rays, no free-space loss: the reference of
-issue 17's speed limit). All rows train on the default demo scene through the same datamanager, the preset's rays per
-step unless a row says otherwise, forward + backward + Adam step (fused, as the lite preset's optimizers, unless a row
-says otherwise). Rounds of steps are interleaved across the rows and each row keeps its best round, because this
-machine's speed drifts by up to 2x over minutes. Peak memory is that of a real ``ns-train panoptic-lifting-lite`` run on
-the demo scene (max RSS of the child).
+weights), with the 1024 rays per step the preset drew before it drew 1536, with the rays of stuff segments drawn
+by an error map (``--pipeline.datamanager.ray-sampler.error-map-candidates 4``, ``error-map-stuff-only True``; each
+step's colours recorded in it), and as the preset was on 6487092 (a backbone hash table of 2^15 entries, torch's unfused
+Adam, the slower paths, 1024 rays, no free-space loss: the reference of issue 17's speed limit). All rows train on the
+default demo scene through the same datamanager and pipeline as ``ns-train``, the preset's rays per step unless a row
+says otherwise, forward + backward + Adam step (fused, as the lite preset's optimizers, unless a row says otherwise).
+Rounds of steps are interleaved across the rows and each row keeps its best round, because this machine's speed drifts
+by up to 2x over minutes. Peak memory is that of a real ``ns-train panoptic-lifting-lite`` run on the demo scene (max
+RSS of the child).
 
     python benchmarks/speed.py [--steps 16] [--rounds 5] [--memory-steps 300]
 """
@@ -36,13 +38,13 @@ from nerfstudio.engine.callbacks import TrainingCallbackAttributes
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
 from nerfstudio.field_components.spatial_distortions import SceneContraction
 from nerfstudio.models.nerfacto import NerfactoModelConfig
-from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 
 import this_checkout  # (first: this checkout's package, not an installed copy)
 
 from panoptic_nerfstudio.compat import without_lpips
 from panoptic_nerfstudio.demo_scene import DemoSceneConfig, write_demo_scene
 from panoptic_nerfstudio.method_configs import FusedAdamOptimizerConfig, panoptic_lifting_lite_config
+from panoptic_nerfstudio.pipelines.panoptic_pipeline import PanopticPipelineConfig
 from panoptic_nerfstudio.fields.fast_hash_encoding import FastTorchHashEncoding, accelerate_torch_hash_encodings
 from panoptic_nerfstudio.fields.fast_scene_contraction import FastSceneContraction, accelerate_scene_contractions
 
@@ -80,12 +82,16 @@ class Trainee:
         fused_adam: bool = True,
         slower_paths: bool = False,
         rays: Optional[int] = None,
+        error_map: bool = False,
     ):
         config = panoptic_lifting_lite_config()
         config.pipeline.datamanager.data = scene
         if rays is not None:
             config.pipeline.datamanager.train_num_rays_per_batch = rays
-        pipeline_config = VanillaPipelineConfig(datamanager=config.pipeline.datamanager, model=model_config)
+        if error_map:
+            sampler = config.pipeline.datamanager.ray_sampler
+            sampler.error_map_candidates, sampler.error_map_stuff_only = 4, True
+        pipeline_config = PanopticPipelineConfig(datamanager=config.pipeline.datamanager, model=model_config)
         with without_lpips():
             self.pipeline = pipeline_config.setup(device="cpu", test_mode="val")
         self.pipeline.train()
@@ -211,6 +217,12 @@ def main() -> None:
                 panoptic_lifting_lite_config().pipeline.model,
                 scene,
                 rays=EARLIER_RAYS,
+            ),
+            Trainee(
+                "panoptic-lifting-lite, stuff rays drawn by the error map",
+                panoptic_lifting_lite_config().pipeline.model,
+                scene,
+                error_map=True,
             ),
             Trainee(
                 "panoptic-lifting-lite before b8d56a6 (2^15 table, unfused Adam), on the slower paths",

@@ -39,3 +39,16 @@ def test_the_preset_rows_time_the_free_space_loss_and_its_own_row_does_not(speed
         trainee = speed_benchmark.Trainee("lite", model_config, tiny_scene)
         _, losses, _ = trainee.pipeline.get_train_loss_dict(0)
         assert ("camera_free_space_loss" in losses) == (loss_mult > 0)
+
+
+def test_the_error_map_row_records_each_steps_errors_and_the_other_rows_have_no_map(speed_benchmark, tiny_scene):
+    """The rows time what ``ns-train`` does each step: the error map's row draws by the map and records each step's
+    colour errors in it (through the panoptic pipeline, as ``ns-train``); the other rows draw without one."""
+    for error_map in (True, False):
+        model_config = speed_benchmark.panoptic_lifting_lite_config().pipeline.model
+        trainee = speed_benchmark.Trainee("lite", model_config, tiny_scene, error_map=error_map)
+        recorded = trainee.pipeline.datamanager._train_error_map
+        assert (recorded is not None) == error_map
+        trainee.step()
+        if error_map:
+            assert not torch.all(recorded.error == 1.0)  # the step's errors replaced the initial ones of its pixels
