@@ -135,6 +135,7 @@ class SegmentRaySampler:
                 thing = (store.segment_instance[rows] >= 0).reshape(-1, 1)
                 keep = torch.where(thing, uniform, keep)
             pixel = pixel.reshape(-1, draws).gather(1, keep).reshape(images, groups, per_segment)
+            self.last_pixels = candidates.gather(1, keep).reshape(-1)  # in the order of the batch's rays
 
         width = store.widths[frames][:, None, None]
         frame = frames[:, None, None].expand_as(pixel).reshape(-1)
@@ -143,8 +144,6 @@ class SegmentRaySampler:
         batch = store.gather(frame, y, x)
         indices = torch.stack([frame, y, x], dim=-1)
         batch["indices"] = indices
-        if self.error_map is not None:
-            self.last_pixels = store.frame_pixel_offset[frame] + pixel.reshape(-1)
         return indices, batch
 
     def record_errors(self, squared_error: torch.Tensor) -> None:
