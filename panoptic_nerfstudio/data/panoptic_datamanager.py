@@ -129,7 +129,10 @@ class PanopticDataManager(VanillaDataManager[PanopticDataset]):
 
     def setup_eval(self) -> None:
         CONSOLE.print("Setting up evaluation dataset...")
-        self.eval_ray_sampler: SegmentRaySampler = self.config.ray_sampler.setup(store=self.eval_dataset.store)
+        # no error map: nothing records the eval batches' errors, and its 4x candidates would draw from torch's
+        # global stream, which training's batches and jitter share
+        eval_sampler = replace(self.config.ray_sampler, error_map_candidates=1)
+        self.eval_ray_sampler: SegmentRaySampler = eval_sampler.setup(store=self.eval_dataset.store)
         self.eval_ray_generator = RayGenerator(self.eval_dataset.cameras.to(self.device))
         self.fixed_indices_eval_dataloader = FixedIndicesEvalDataloader(
             input_dataset=self.eval_dataset, device=self.device, num_workers=self.world_size * 4

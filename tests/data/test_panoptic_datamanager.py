@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import torch
 
 from panoptic_nerfstudio.data.panoptic_datamanager import PanopticDataManagerConfig
@@ -106,3 +108,18 @@ def test_the_rendered_colours_of_a_batch_reach_the_error_map_of_its_pixels_and_t
     fresh = _datamanager(tiny_scene_master, ray_sampler=sampler)
     fresh.set_extra_state(state)  # resuming training: the map continues
     assert torch.equal(fresh.train_ray_sampler.error_map.error, error_map.error)
+
+
+def test_the_eval_batches_draw_uniformly_without_an_error_map(tiny_scene_master):
+    """The eval loss batches record no errors, so a map there would only take 4x the draws from torch's global
+    stream, which training's batches share: with the map on, eval batches draw as with it off."""
+    sampler = SegmentRaySamplerConfig(images_per_batch=2, rays_per_segment=8, error_map_candidates=4)
+    dm = _datamanager(tiny_scene_master, ray_sampler=sampler)
+    assert dm.train_ray_sampler.error_map is not None and dm.eval_ray_sampler.error_map is None
+    uniform = _datamanager(tiny_scene_master, ray_sampler=replace(sampler, error_map_candidates=1))
+    drawn = []
+    for manager in (dm, uniform):
+        torch.manual_seed(3)
+        _, batch = manager.next_eval(0)
+        drawn.append((batch["indices"], torch.rand(4)))  # the global stream's next numbers after the batch
+    assert torch.equal(drawn[0][0], drawn[1][0]) and torch.equal(drawn[0][1], drawn[1][1])
