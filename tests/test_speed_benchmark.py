@@ -47,7 +47,7 @@ def test_the_error_map_row_records_each_steps_errors_and_the_other_rows_have_no_
     for error_map in (True, False):
         model_config = speed_benchmark.panoptic_lifting_lite_config().pipeline.model
         trainee = speed_benchmark.Trainee("lite", model_config, tiny_scene, error_map=error_map)
-        recorded = trainee.pipeline.datamanager._train_error_map
+        recorded = trainee.pipeline.datamanager.train_ray_sampler.error_map
         assert (recorded is not None) == error_map
         trainee.step()
         if error_map:
